@@ -1,0 +1,33 @@
+//! Pure domain model of spsync.
+//!
+//! Owns the decisions that must be testable without IO: usage-plan maths (token buckets that
+//! answer "wait this long" instead of sleeping) and retry backoff. Never performs IO, never
+//! depends on async runtimes or SDKs.
+//!
+//! Main types:
+//! * [`UsagePlan`] and [`TokenBucket`]: Amazon's throttling model (rate = tokens per second,
+//!   burst = bucket size). The bucket is told "now" and answers `Ok(())` or `Err(wait)`.
+//! * [`full_jitter_backoff`] and [`SplitMix64`]: capped exponential backoff with full jitter,
+//!   a pure function of `(attempt, base, cap, random)`, plus a tiny deterministic PRNG to feed it.
+//! * [`ProcessingStatus`]: the processing state shared by SP-API reports and feeds.
+//!
+//! ```
+//! use std::time::Duration;
+//! use spsync_domain::{TokenBucket, UsagePlan};
+//!
+//! let plan = UsagePlan::new(0.5, 2); // one token every 2 s, bucket of 2
+//! let mut bucket = TokenBucket::new(plan, Duration::ZERO);
+//! assert_eq!(bucket.try_acquire(Duration::ZERO), Ok(()));
+//! assert_eq!(bucket.try_acquire(Duration::ZERO), Ok(()));
+//! assert_eq!(bucket.try_acquire(Duration::ZERO), Err(Duration::from_secs(2)));
+//! assert_eq!(bucket.try_acquire(Duration::from_secs(2)), Ok(()));
+//! ```
+#![warn(missing_docs)]
+
+mod backoff;
+mod processing;
+mod usage_plan;
+
+pub use backoff::{SplitMix64, full_jitter_backoff};
+pub use processing::ProcessingStatus;
+pub use usage_plan::{MAX_WAIT, TokenBucket, UsagePlan};

@@ -1,0 +1,1 @@
+//! POST_FLAT_FILE_FULFILLMENT_DATA processing (being written).

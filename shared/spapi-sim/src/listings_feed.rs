@@ -1,0 +1,1 @@
+//! JSON_LISTINGS_FEED validation and processing (being written).

@@ -1,0 +1,1 @@
+//! Flat-file report generation (being written).

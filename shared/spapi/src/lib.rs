@@ -1,0 +1,1 @@
+//! SP-API client (placeholder: being written).

@@ -1,0 +1,1 @@
+//! Support code for the cross-crate test binary (`flows`): contract-suite helpers.
