@@ -40,6 +40,10 @@ impl UsagePlan {
     }
 }
 
+/// Float slack when comparing token counts: sleeping exactly the wait the bucket returned must
+/// be enough, even though `Duration` has nanosecond resolution and `f64` maths rounds.
+const TOKEN_EPSILON: f64 = 1e-6;
+
 /// `deficit` tokens at `rate` tokens per second, as a duration capped at [`MAX_WAIT`].
 fn seconds_to_wait(deficit: f64, rate: f64) -> Duration {
     if deficit <= 0.0 {
@@ -118,8 +122,8 @@ impl TokenBucket {
     /// On `Err(wait)` nothing is consumed; call again after `wait`.
     pub fn try_acquire(&mut self, now: Duration) -> Result<(), Duration> {
         self.refill(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.tokens >= 1.0 - TOKEN_EPSILON {
+            self.tokens = (self.tokens - 1.0).max(0.0);
             Ok(())
         } else {
             // Never answer "wait 0" while refusing: round a sub-nanosecond deficit up.
@@ -229,6 +233,30 @@ mod tests {
                     _ => false,
                 };
                 assert!(ok, "case {i} step {j}: got {got:?}, expected {expected:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn sleeping_exactly_the_returned_wait_is_enough() {
+        for rate in [
+            0.0222,
+            0.0167,
+            0.0083,
+            0.0056,
+            0.5,
+            2.0,
+            1.0 / 60.0,
+            3.0,
+            7.3,
+        ] {
+            let mut bucket = TokenBucket::new(UsagePlan::new(rate, 1), secs(100));
+            let mut now = secs(100);
+            assert_eq!(bucket.try_acquire(now), Ok(()));
+            for round in 0..50 {
+                let wait = bucket.try_acquire(now).unwrap_err();
+                now += wait;
+                assert_eq!(bucket.try_acquire(now), Ok(()), "rate {rate} round {round}");
             }
         }
     }

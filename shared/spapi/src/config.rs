@@ -218,8 +218,7 @@ mod tests {
     fn debug_never_prints_secrets() {
         let creds = LwaCredentials::new("amzn1.application-oa2-client.abc", "s3cr3t", "Atzr|rt");
         let mut config =
-            SpApiConfig::from_urls("https://sellingpartnerapi-eu.amazon.com", None, creds)
-                .unwrap();
+            SpApiConfig::from_urls("https://sellingpartnerapi-eu.amazon.com", None, creds).unwrap();
         config.account_key = Some("seller-1".into());
         let printed = format!("{config:?} {config:#?}");
         assert!(!printed.contains("s3cr3t"), "{printed}");
@@ -240,8 +239,9 @@ mod tests {
             SpApiConfig::from_urls("http://127.0.0.1:1", Some("::"), creds()),
             Err(SpApiError::Config(m)) if m.starts_with(ENV_LWA_ENDPOINT)
         ));
-        let ok = SpApiConfig::from_urls("http://127.0.0.1:1", Some("http://127.0.0.1:2/t"), creds())
-            .unwrap();
+        let ok =
+            SpApiConfig::from_urls("http://127.0.0.1:1", Some("http://127.0.0.1:2/t"), creds())
+                .unwrap();
         assert_eq!(ok.lwa_endpoint.as_str(), "http://127.0.0.1:2/t");
     }
 }

@@ -327,11 +327,26 @@ mod tests {
                     retry_after: Duration::from_secs(60),
                 },
             ),
-            (auth(Some(400), Some("invalid_grant")), Retryability::Permanent),
-            (auth(Some(401), Some("invalid_client")), Retryability::Permanent),
-            (auth(Some(400), Some("unauthorized_client")), Retryability::Permanent),
-            (auth(Some(500), Some("server_error")), Retryability::Transient),
-            (auth(Some(503), Some("temporarily_unavailable")), Retryability::Transient),
+            (
+                auth(Some(400), Some("invalid_grant")),
+                Retryability::Permanent,
+            ),
+            (
+                auth(Some(401), Some("invalid_client")),
+                Retryability::Permanent,
+            ),
+            (
+                auth(Some(400), Some("unauthorized_client")),
+                Retryability::Permanent,
+            ),
+            (
+                auth(Some(500), Some("server_error")),
+                Retryability::Transient,
+            ),
+            (
+                auth(Some(503), Some("temporarily_unavailable")),
+                Retryability::Transient,
+            ),
             (auth(Some(502), None), Retryability::Transient),
             (auth(Some(429), None), Retryability::Transient),
             (auth(Some(404), None), Retryability::Permanent),
@@ -387,12 +402,16 @@ mod tests {
         }
         // a non-JSON body is kept as a bounded excerpt
         let html = format!("<html>{}</html>", "x".repeat(1000));
-        let SpApiError::Api { code, message, .. } = api_error("getReport", 502, html.as_bytes(), None)
+        let SpApiError::Api { code, message, .. } =
+            api_error("getReport", 502, html.as_bytes(), None)
         else {
             panic!("not Api")
         };
         assert_eq!(code, "");
-        assert!(message.starts_with("<html>xxx") && message.len() < 210, "{message}");
+        assert!(
+            message.starts_with("<html>xxx") && message.len() < 210,
+            "{message}"
+        );
     }
 
     #[test]

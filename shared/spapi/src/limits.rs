@@ -216,8 +216,15 @@ impl Limiter {
 
     /// Takes a token for one call of `operation` on behalf of `account` at `now`, or returns
     /// how long to wait (nothing is consumed then).
-    pub fn acquire(&self, account: &str, operation: Operation, now: Instant) -> Result<(), Duration> {
-        self.with_bucket(account, operation, now, |bucket, now| bucket.try_acquire(now))
+    pub fn acquire(
+        &self,
+        account: &str,
+        operation: Operation,
+        now: Instant,
+    ) -> Result<(), Duration> {
+        self.with_bucket(account, operation, now, |bucket, now| {
+            bucket.try_acquire(now)
+        })
     }
 
     /// Records the rate Amazon applied (`x-amzn-RateLimit-Limit`, requests per second).
@@ -257,10 +264,20 @@ mod tests {
             (Operation::CreateReport, "createReport", 0.0167, 15),
             (Operation::GetReport, "getReport", 2.0, 15),
             (Operation::CancelReport, "cancelReport", 0.0222, 10),
-            (Operation::GetReportDocument, "getReportDocument", 0.0167, 15),
+            (
+                Operation::GetReportDocument,
+                "getReportDocument",
+                0.0167,
+                15,
+            ),
             (Operation::CreateFeedDocument, "createFeedDocument", 0.5, 15),
             (Operation::CreateFeed, "createFeed", 0.0083, 15),
-            (Operation::CreateJsonListingsFeed, "createFeed", 1.0 / 60.0, 5),
+            (
+                Operation::CreateJsonListingsFeed,
+                "createFeed",
+                1.0 / 60.0,
+                5,
+            ),
             (Operation::GetFeed, "getFeed", 2.0, 15),
             (Operation::GetFeeds, "getFeeds", 0.0222, 10),
             (Operation::CancelFeed, "cancelFeed", 2.0, 15),
@@ -286,11 +303,18 @@ mod tests {
         }
         let wait = limiter.acquire("a", Operation::GetReports, t0).unwrap_err();
         let expected = Duration::from_secs_f64(1.0 / 0.0222);
-        assert!(wait.abs_diff(expected) < Duration::from_millis(1), "{wait:?}");
+        assert!(
+            wait.abs_diff(expected) < Duration::from_millis(1),
+            "{wait:?}"
+        );
         assert!(limiter.acquire("b", Operation::GetReports, t0).is_ok());
         assert!(limiter.acquire("a", Operation::CancelReport, t0).is_ok());
         // time passing refills
-        assert!(limiter.acquire("a", Operation::GetReports, t0 + expected).is_ok());
+        assert!(
+            limiter
+                .acquire("a", Operation::GetReports, t0 + expected)
+                .is_ok()
+        );
     }
 
     #[test]

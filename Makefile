@@ -1,0 +1,49 @@
+# spsync developer commands. `make test` is the whole gate CI runs (see .ci/run).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+ADDR ?= 127.0.0.1:8787
+SCENARIO ?=
+# Where Amazon's models and sandbox vectors live for the contract suite (optional).
+SPSYNC_SPAPI_DATA ?= $(abspath ../shared/spapi-data)
+export SPSYNC_SPAPI_DATA
+
+NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
+
+.PHONY: help
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+.PHONY: test
+test: ## every test of the workspace (unit, simulator, client, contract suite)
+ifeq ($(NEXTEST),yes)
+	$(CARGO) nextest run --workspace --no-fail-fast
+	$(CARGO) test --workspace --doc
+else
+	$(CARGO) test --workspace --no-fail-fast
+endif
+
+.PHONY: lint
+lint: ## rustfmt check + clippy with warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+.PHONY: check
+check: lint test ## the PR gate: lint + test
+
+.PHONY: bench
+bench: ## simulator load check (prints requests/s on loopback)
+	$(CARGO) bench -p spsync-tests --bench sim_load
+
+.PHONY: sim
+sim: ## run the SP-API simulator on $(ADDR) (SCENARIO=file.json for your own world)
+	$(CARGO) run -p spsync-sim --release -- --addr $(ADDR) $(if $(SCENARIO),--scenario $(SCENARIO),)
+
+.PHONY: demo
+demo: ## end-to-end demo: simulator + SP-API client, report and feed flows
+	$(CARGO) run -p spsync-tests --release --example demo
+
+.PHONY: fmt
+fmt: ## format the workspace
+	$(CARGO) fmt --all
