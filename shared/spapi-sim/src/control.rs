@@ -69,9 +69,14 @@ fn bad_request(message: impl Into<String>) -> Response {
         .into_response()
 }
 
-/// Fallback for unknown paths: Amazon's error shape with a 404.
+/// Fallback for unknown paths: Amazon's error shape with a 404 (and, like every SP-API
+/// answer, an `x-amzn-RequestId`).
 pub async fn not_found() -> Response {
-    not_found_response()
+    let mut response = not_found_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&crate::sim::new_request_id()) {
+        response.headers_mut().insert("x-amzn-RequestId", v);
+    }
+    response
 }
 
 fn not_found_response() -> Response {

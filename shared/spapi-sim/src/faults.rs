@@ -26,6 +26,9 @@ pub struct FaultRule {
     pub latency_ms: u64,
     /// Leave `x-amzn-RateLimit-Limit` out of throttled and successful answers.
     pub omit_rate_limit_header: bool,
+    /// Answer every matching call with this error status (400, 403, 404, 500, 503, ...) and
+    /// the body Amazon sends for it, e.g. 403 for a seller whose authorisation was revoked.
+    pub status: Option<u16>,
     /// How many matching calls the rule still applies to (`None`: forever).
     pub remaining: Option<u32>,
 }
@@ -41,6 +44,8 @@ pub struct FaultDecision {
     pub latency_ms: u64,
     /// Leave out the rate-limit header.
     pub omit_rate_limit_header: bool,
+    /// Answer with this error status.
+    pub forced_status: Option<u16>,
 }
 
 /// All injected faults.
@@ -75,6 +80,7 @@ impl Faults {
             server_error,
             latency_ms: rule.latency_ms,
             omit_rate_limit_header: rule.omit_rate_limit_header,
+            forced_status: rule.status,
         };
         if let Some(left) = rule.remaining.as_mut() {
             *left = left.saturating_sub(1);

@@ -80,6 +80,9 @@ pub struct Timing {
     pub token_ttl_seconds: u64,
     /// Lifetime of a presigned document URL (Amazon: 5 minutes).
     pub document_url_ttl_seconds: u64,
+    /// Serve generated report documents GZIP-compressed (`compressionAlgorithm: GZIP`), as
+    /// Amazon does for large reports. Verbatim documents carry their own `gzip` flag.
+    pub gzip_report_documents: bool,
 }
 
 impl Default for Timing {
@@ -91,6 +94,7 @@ impl Default for Timing {
             feed_processing_seconds: 120,
             token_ttl_seconds: 3600,
             document_url_ttl_seconds: 300,
+            gzip_report_documents: false,
         }
     }
 }

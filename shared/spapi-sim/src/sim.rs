@@ -85,16 +85,7 @@ impl Sim {
             .map(str::to_owned);
         let (seller_id, decision, now) = {
             let (mut st, now) = self.lock_at_now();
-            let seller = match token.as_deref() {
-                None | Some("") => Err("The access token you provided is missing."),
-                Some(t) => match st.tokens.get(t) {
-                    None => Err("The access token you provided is revoked, malformed or invalid."),
-                    Some(tok) if tok.expires_at <= now => {
-                        Err("The access token you provided has expired.")
-                    }
-                    Some(tok) => Ok(tok.seller_id.clone()),
-                },
-            };
+            let seller = token_seller(&st, token.as_deref(), now);
             let seller = match seller {
                 Ok(s) => s,
                 Err(details) => {
@@ -128,6 +119,21 @@ impl Sim {
             now,
             omit_rate_limit_header: decision.omit_rate_limit_header,
         };
+        if let Some(status) = decision.forced_status {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let (code, message) = match status.as_u16() {
+                400 => ("InvalidInput", "Request has missing or invalid parameters and cannot be parsed."),
+                401 => ("Unauthorized", "The request's Authorization header is not formatted correctly or does not contain a valid token."),
+                403 => ("Unauthorized", "Access to requested resource is denied."),
+                404 => ("NotFound", "The resource specified does not exist."),
+                413 => ("RequestTooLarge", "The request size exceeded the maximum accepted size."),
+                415 => ("UnsupportedMediaType", "The request payload is in an unsupported format."),
+                429 => return Err(call.throttled()),
+                503 => ("ServiceUnavailable", "Service temporarily unavailable. Please try again later."),
+                _ => ("InternalFailure", "We encountered an internal error. Please try again."),
+            };
+            return Err(call.error(status, code, message));
+        }
         if let Some(status) = decision.server_error {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let (code, message) = if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -148,6 +154,36 @@ impl Sim {
             return Err(call.throttled());
         }
         Ok(call)
+    }
+
+    /// Authenticates an SP-API call without running the rest of [`Sim::begin`]'s pipeline
+    /// (no faults, no usage plan): the seller the `x-amz-access-token` acts for, or the 403
+    /// answer Amazon gives (with `x-amzn-RequestId`). Static-sandbox mode uses it: Amazon's
+    /// sandbox hosts also require a real LWA access token.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<String, Response> {
+        let token = headers
+            .get("x-amz-access-token")
+            .and_then(|v| v.to_str().ok());
+        let (st, now) = self.lock_at_now();
+        match token_seller(&st, token, now) {
+            Ok(seller) => Ok(seller),
+            Err(details) => {
+                drop(st);
+                let mut response = (
+                    StatusCode::FORBIDDEN,
+                    axum::Json(error_body(
+                        "Unauthorized",
+                        "Access to requested resource is denied.",
+                        Some(details),
+                    )),
+                )
+                    .into_response();
+                if let Ok(v) = HeaderValue::from_str(&new_request_id()) {
+                    response.headers_mut().insert("x-amzn-RequestId", v);
+                }
+                Err(response)
+            }
+        }
     }
 
     /// Builds a response with Amazon's headers and logs it.
@@ -273,6 +309,22 @@ impl Call {
             // Amazon no longer sends the header on 429 (tokens model).
             false,
         )
+    }
+}
+
+/// The seller an access token acts for at `now`, or the 403 `details` Amazon gives.
+fn token_seller(
+    st: &State,
+    token: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<String, &'static str> {
+    match token {
+        None | Some("") => Err("The access token you provided is missing."),
+        Some(t) => match st.tokens.get(t) {
+            None => Err("The access token you provided is revoked, malformed or invalid."),
+            Some(tok) if tok.expires_at <= now => Err("The access token you provided has expired."),
+            Some(tok) => Ok(tok.seller_id.clone()),
+        },
     }
 }
 
