@@ -18,22 +18,26 @@ const CONCURRENCY: usize = 32;
 async fn main() -> anyhow::Result<()> {
     let server = SimServer::start_sample().await?;
     server.sim().lock().limiter.disabled = true;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(CONCURRENCY).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()?;
 
     let token: serde_json::Value = http
         .post(server.lwa_url())
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", "spsync-sim-refresh"),
-            ("client_id", "spsync-sim-client"),
-            ("client_secret", "spsync-sim-secret"),
-        ])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            "grant_type=refresh_token&refresh_token=spsync-sim-refresh\
+             &client_id=spsync-sim-client&client_secret=spsync-sim-secret",
+        )
         .send()
         .await?
         .error_for_status()?
         .json()
         .await?;
-    let token = token["access_token"].as_str().unwrap_or_default().to_string();
+    let token = token["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
 
     let created: serde_json::Value = http
         .post(format!("{}/reports/2021-06-30/reports", server.url()))
@@ -96,9 +100,17 @@ async fn main() -> anyhow::Result<()> {
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
     let rate = latencies.len() as f64 / elapsed.as_secs_f64();
-    println!("spsync-sim load check: {} SP-API requests, {CONCURRENCY} concurrent, loopback", latencies.len());
+    println!(
+        "spsync-sim load check: {} SP-API requests, {CONCURRENCY} concurrent, loopback",
+        latencies.len()
+    );
     println!("  throughput : {rate:.0} requests/s (goal >= 1000)");
-    println!("  latency    : p50 {:?}  p99 {:?}  max {:?}", pct(0.5), pct(0.99), pct(1.0));
+    println!(
+        "  latency    : p50 {:?}  p99 {:?}  max {:?}",
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
     println!("  failures   : {failures}");
     println!("  elapsed    : {:.2?}", elapsed);
     let stats = server.sim().stats();

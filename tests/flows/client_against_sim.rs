@@ -22,14 +22,20 @@ const ORDERS_REPORT: &str = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL
 async fn frozen_sample() -> SimServer {
     let mut scenario = sample::scenario();
     scenario.clock.speed = 0.0;
-    SimServer::start(SimOptions::new(scenario), SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .expect("simulator starts")
+    SimServer::start(
+        SimOptions::new(scenario),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .expect("simulator starts")
 }
 
 fn client_config(server: &SimServer) -> SpApiConfig {
-    let credentials =
-        LwaCredentials::new("spsync-sim-client", "spsync-sim-secret", "spsync-sim-refresh");
+    let credentials = LwaCredentials::new(
+        "spsync-sim-client",
+        "spsync-sim-secret",
+        "spsync-sim-refresh",
+    );
     let mut config = SpApiConfig::from_urls(&server.url(), Some(&server.lwa_url()), credentials)
         .expect("valid endpoints");
     // Tests never wait in-process: a usage-plan wait comes back as `Throttled`.
@@ -44,11 +50,20 @@ fn client(server: &SimServer) -> SpApiClient {
 }
 
 fn calls(server: &SimServer, operation: &str) -> u64 {
-    server.sim().stats().operations.get(operation).map_or(0, |s| s.calls)
+    server
+        .sim()
+        .stats()
+        .operations
+        .get(operation)
+        .map_or(0, |s| s.calls)
 }
 
 fn seller_orders(server: &SimServer) -> Vec<Value> {
-    server.sim().lock().sellers[SELLER].orders.values().cloned().collect()
+    server.sim().lock().sellers[SELLER]
+        .orders
+        .values()
+        .cloned()
+        .collect()
 }
 
 fn created(order: &Value) -> OffsetDateTime {
@@ -64,12 +79,31 @@ async fn report_flow_goes_from_create_to_a_decoded_document_with_one_row_per_ite
     let start = now - time::Duration::days(3);
     let spec = CreateReportSpecification::new(ORDERS_REPORT, [US]).with_data_window(start, now);
 
-    let report_id = api.reports().create_report(&spec).await.expect("createReport");
-    let queued = api.reports().get_report(&report_id).await.expect("getReport");
+    let report_id = api
+        .reports()
+        .create_report(&spec)
+        .await
+        .expect("createReport");
+    let queued = api
+        .reports()
+        .get_report(&report_id)
+        .await
+        .expect("getReport");
     server.sim().advance_clock(Duration::from_secs(15 * 60));
-    let done = api.reports().get_report(&report_id).await.expect("getReport");
-    let document_id = done.report_document_id.clone().expect("DONE report has a document");
-    let document = api.reports().get_report_document(&document_id).await.expect("getReportDocument");
+    let done = api
+        .reports()
+        .get_report(&report_id)
+        .await
+        .expect("getReport");
+    let document_id = done
+        .report_document_id
+        .clone()
+        .expect("DONE report has a document");
+    let document = api
+        .reports()
+        .get_report_document(&document_id)
+        .await
+        .expect("getReportDocument");
     let text = api
         .documents()
         .download_text(&document.url, document.compression_algorithm, Vec::new())
@@ -81,7 +115,10 @@ async fn report_flow_goes_from_create_to_a_decoded_document_with_one_row_per_ite
     let text = String::from_utf8(text.sink).expect("utf-8 text");
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().expect("header row").split('\t').collect();
-    assert!(header.contains(&"amazon-order-id") && header.contains(&"sku"), "{header:?}");
+    assert!(
+        header.contains(&"amazon-order-id") && header.contains(&"sku"),
+        "{header:?}"
+    );
     let id_col = header.iter().position(|h| *h == "amazon-order-id").unwrap();
     let rows: Vec<&str> = lines.filter(|l| !l.is_empty()).collect();
     let expected_rows: usize = seller_orders(&server)
@@ -90,10 +127,19 @@ async fn report_flow_goes_from_create_to_a_decoded_document_with_one_row_per_ite
         .filter(|o| (start..=now).contains(&created(o)))
         .map(|o| o["orderItems"].as_array().map_or(0, Vec::len))
         .sum();
-    assert!(expected_rows > 0, "the sample has orders in the last 3 days");
+    assert!(
+        expected_rows > 0,
+        "the sample has orders in the last 3 days"
+    );
     assert_eq!(rows.len(), expected_rows);
-    let ids: BTreeSet<&str> = rows.iter().map(|r| r.split('\t').nth(id_col).unwrap()).collect();
-    assert!(ids.iter().all(|id| id.len() == 19), "3-7-7 order ids: {ids:?}");
+    let ids: BTreeSet<&str> = rows
+        .iter()
+        .map(|r| r.split('\t').nth(id_col).unwrap())
+        .collect();
+    assert!(
+        ids.iter().all(|id| id.len() == 19),
+        "3-7-7 order ids: {ids:?}"
+    );
 }
 
 #[tokio::test]
@@ -118,7 +164,11 @@ async fn fulfilment_feed_is_uploaded_submitted_processed_and_applied_to_the_orde
     );
     let content_type = "text/tab-separated-values; charset=UTF-8";
 
-    let doc = api.feeds().create_feed_document(content_type).await.expect("createFeedDocument");
+    let doc = api
+        .feeds()
+        .create_feed_document(content_type)
+        .await
+        .expect("createFeedDocument");
     api.feeds()
         .upload_feed_document(&doc.url, content_type, Bytes::from(tsv))
         .await
@@ -131,8 +181,15 @@ async fn fulfilment_feed_is_uploaded_submitted_processed_and_applied_to_the_orde
     let feed_id = api.feeds().create_feed(&spec).await.expect("createFeed");
     server.sim().advance_clock(Duration::from_secs(15 * 60));
     let feed = api.feeds().get_feed(&feed_id).await.expect("getFeed");
-    let result_id = feed.result_feed_document_id.clone().expect("DONE feed has a result");
-    let result = api.feeds().get_feed_document(&result_id).await.expect("getFeedDocument");
+    let result_id = feed
+        .result_feed_document_id
+        .clone()
+        .expect("DONE feed has a result");
+    let result = api
+        .feeds()
+        .get_feed_document(&result_id)
+        .await
+        .expect("getFeedDocument");
     let report = api
         .documents()
         .download_text(&result.url, result.compression_algorithm, Vec::new())
@@ -147,7 +204,10 @@ async fn fulfilment_feed_is_uploaded_submitted_processed_and_applied_to_the_orde
         .and_then(|l| l.split('\t').next_back())
         .map(str::trim);
     assert_eq!(successful, Some("1"), "{report}");
-    let after = server.sim().order(SELLER, &order_id).expect("order still there");
+    let after = server
+        .sim()
+        .order(SELLER, &order_id)
+        .expect("order still there");
     let tracking: Vec<&str> = after["packages"]
         .as_array()
         .into_iter()
@@ -164,13 +224,27 @@ async fn search_orders_pages_return_every_order_exactly_once() {
     // `createdBefore` must be at least 2 minutes in the past: let time pass in the simulator.
     server.sim().advance_clock(Duration::from_secs(5 * 60));
     let after = server.sim().clock.now() - time::Duration::days(30);
-    let mut query = SearchOrdersQuery::new(OrderTimeFilter::Created { after, before: None }, [US]);
+    let mut query = SearchOrdersQuery::new(
+        OrderTimeFilter::Created {
+            after,
+            before: None,
+        },
+        [US],
+    );
     query.max_results_per_page = Some(7);
     query.included_data = vec![IncludedData::Buyer, IncludedData::Recipient];
 
-    let collected = api.orders().search_all_orders(&query, 100).await.expect("searchOrders");
+    let collected = api
+        .orders()
+        .search_all_orders(&query, 100)
+        .await
+        .expect("searchOrders");
 
-    let got: Vec<&str> = collected.orders.iter().map(|o| o.order_id.as_str()).collect();
+    let got: Vec<&str> = collected
+        .orders
+        .iter()
+        .map(|o| o.order_id.as_str())
+        .collect();
     let unique: BTreeSet<&str> = got.iter().copied().collect();
     assert_eq!(got.len(), unique.len(), "no order twice");
     let expected: BTreeSet<String> = seller_orders(&server)
@@ -180,7 +254,11 @@ async fn search_orders_pages_return_every_order_exactly_once() {
         .map(|o| o["orderId"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(unique, expected.iter().map(String::as_str).collect());
-    assert!(collected.pages >= 2, "7 a page means several pages: {}", collected.pages);
+    assert!(
+        collected.pages >= 2,
+        "7 a page means several pages: {}",
+        collected.pages
+    );
     assert_eq!(u64::from(collected.pages), calls(&server, "searchOrders"));
     assert!(collected.next_token.is_none());
 }
@@ -190,7 +268,11 @@ async fn an_expired_token_is_refreshed_once_and_the_call_succeeds() {
     let server = frozen_sample().await;
     let api = client(&server);
     let spec = CreateReportSpecification::new(ORDERS_REPORT, [US]);
-    let report_id = api.reports().create_report(&spec).await.expect("createReport");
+    let report_id = api
+        .reports()
+        .create_report(&spec)
+        .await
+        .expect("createReport");
 
     server.sim().expire_tokens();
     let report = api.reports().get_report(&report_id).await;
@@ -198,7 +280,11 @@ async fn an_expired_token_is_refreshed_once_and_the_call_succeeds() {
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(calls(&server, "lwaToken"), 2, "one exchange, one refresh");
     let get = &server.sim().stats().operations["getReport"];
-    assert_eq!((get.calls, get.client_errors, get.ok), (2, 1, 1), "403 once, then OK");
+    assert_eq!(
+        (get.calls, get.client_errors, get.ok),
+        (2, 1, 1),
+        "403 once, then OK"
+    );
 }
 
 #[tokio::test]
@@ -231,7 +317,10 @@ async fn a_429_storm_is_honoured_without_hammering() {
     assert!(waits.iter().all(|w| *w > Duration::ZERO), "{waits:?}");
     // 20 attempts in the same instant: Amazon saw the first, the limiter held back the rest.
     let seen = calls(&server, "getReport");
-    assert!(seen <= 2, "the simulator received {seen} getReport calls for 20 attempts");
+    assert!(
+        seen <= 2,
+        "the simulator received {seen} getReport calls for 20 attempts"
+    );
 }
 
 #[tokio::test]
@@ -283,16 +372,28 @@ async fn a_403_for_a_valid_token_is_permanent_and_not_retried() {
         .expect_err("403");
 
     assert_eq!(err.retryability(), Retryability::Permanent, "{err}");
-    assert!(matches!(&err, SpApiError::Api { status: 403, .. }), "{err:?}");
-    assert_eq!(calls(&server, "createReport"), 1, "no retry of a permanent error");
-    assert_eq!(calls(&server, "lwaToken"), 1, "access denied is not a token problem");
+    assert!(
+        matches!(&err, SpApiError::Api { status: 403, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        calls(&server, "createReport"),
+        1,
+        "no retry of a permanent error"
+    );
+    assert_eq!(
+        calls(&server, "lwaToken"),
+        1,
+        "access denied is not a token problem"
+    );
 }
 
 #[tokio::test]
 async fn wrong_lwa_credentials_are_a_permanent_error_without_any_sp_api_call() {
     let server = frozen_sample().await;
     let mut config = client_config(&server);
-    config.credentials = LwaCredentials::new("spsync-sim-client", "wrong-secret", "spsync-sim-refresh");
+    config.credentials =
+        LwaCredentials::new("spsync-sim-client", "wrong-secret", "spsync-sim-refresh");
     let api = SpApiClient::new(config).unwrap();
 
     let err = api

@@ -32,6 +32,12 @@
 //! a report to FATAL feeds too); CANCELLED ends CANCELLED when it would have started; STUCK
 //! stays IN_QUEUE (it can still be cancelled) without holding up the seller's later feeds.
 //!
+//! Reports of feeds that were not processed line by line use the flat layout of Amazon's
+//! text processing reports with one row, record number 0, and a code of the simulator's own
+//! (Amazon's are not in our material): `10090` retired feed type, `10091` feed type not
+//! processed (a Warning), `10099` scripted FATAL. A scripted FATAL JSON_LISTINGS_FEED gets a
+//! JSON report instead (see [`crate::listings_feed`]).
+//!
 //! getFeedDocument serves the caller's processing reports. Input documents are write-only
 //! here (their presigned URLs are PUT URLs and the document host serves no GET for them), so
 //! getFeedDocument answers 404 for them, with a detail saying why.
@@ -49,7 +55,7 @@ use time::OffsetDateTime;
 use crate::fulfillment_feed;
 use crate::limits::Operation;
 use crate::listings_feed;
-use crate::sim::{Query, Sim, format_datetime};
+use crate::sim::{Query, Sim, format_datetime, is_document_id, is_numeric_id};
 use crate::state::{DocumentKind, Feed, PlannedOutcome, ProcessingStatus, State as SimState};
 
 /// Legacy listings feed types Amazon retired on 2025-07-31; they end FATAL.
@@ -98,7 +104,12 @@ fn text_report(code: u32, error_type: &str, message: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn nothing_applied(fatal: bool, report: Vec<u8>, content_type: &str, why: (&str, &str)) -> Processing {
+fn nothing_applied(
+    fatal: bool,
+    report: Vec<u8>,
+    content_type: &str,
+    why: (&str, &str),
+) -> Processing {
     let mut effects = json!({
         "recordsProcessed": 0,
         "recordsAccepted": 0,
@@ -405,11 +416,7 @@ fn parse_feed_spec(spec: &Value) -> Result<FeedSpec, String> {
 }
 
 /// `POST /feeds/2021-06-30/feeds` (createFeed).
-pub async fn create_feed(
-    State(sim): State<Arc<Sim>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn create_feed(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> Response {
     let parsed = serde_json::from_slice::<Value>(&body);
     // JSON_LISTINGS_FEED submissions count against their own usage plan.
     let op = match &parsed {
@@ -469,7 +476,9 @@ fn accept_feed(
         })?;
     match &doc.kind {
         DocumentKind::FeedInput { uploaded: true, .. } => {}
-        DocumentKind::FeedInput { uploaded: false, .. } => {
+        DocumentKind::FeedInput {
+            uploaded: false, ..
+        } => {
             return Err(format!(
                 "The feed document {doc_id} has not been uploaded; PUT its contents to the url returned by createFeedDocument before calling createFeed."
             ));
@@ -521,6 +530,9 @@ pub async fn get_feed(
         .map(feed_json);
     match body {
         Some(b) => call.json(StatusCode::OK, b),
+        None if !is_numeric_id(&feed_id) => {
+            call.invalid_input(&format!("Invalid feedId '{feed_id}'."))
+        }
         None => call.not_found(&format!("Feed {feed_id} was not found.")),
     }
 }
@@ -559,6 +571,9 @@ pub async fn cancel_feed(
             r.headers_mut().remove(header::CONTENT_TYPE);
             r
         }
+        Err(None) if !is_numeric_id(&feed_id) => {
+            call.invalid_input(&format!("Invalid feedId '{feed_id}'."))
+        }
         Err(None) => call.not_found(&format!("Feed {feed_id} was not found.")),
         Err(Some(status)) => call.invalid_input(&format!(
             "The feed {feed_id} cannot be cancelled: its processingStatus is {}; only IN_QUEUE feeds can be cancelled.",
@@ -586,7 +601,7 @@ fn hex_encode(bytes: &[u8]) -> String {
 }
 
 fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -595,7 +610,11 @@ fn hex_decode(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn parse_feeds_query(q: &Query, seller_id: &str, now: OffsetDateTime) -> Result<FeedsQuery, String> {
+fn parse_feeds_query(
+    q: &Query,
+    seller_id: &str,
+    now: OffsetDateTime,
+) -> Result<FeedsQuery, String> {
     if let Some(token) = q.get("nextToken") {
         if let Some(other) = q.keys().find(|k| *k != "nextToken") {
             return Err(format!(
@@ -612,7 +631,10 @@ fn parse_feeds_query(q: &Query, seller_id: &str, now: OffsetDateTime) -> Result<
         return Err("feedTypes or nextToken is required.".into());
     }
     if types.len() > 10 {
-        return Err(format!("feedTypes holds {} values; at most 10 are allowed.", types.len()));
+        return Err(format!(
+            "feedTypes holds {} values; at most 10 are allowed.",
+            types.len()
+        ));
     }
     let marketplaces = q.list("marketplaceIds");
     if q.has("marketplaceIds") && (marketplaces.is_empty() || marketplaces.len() > 10) {
@@ -622,7 +644,10 @@ fn parse_feeds_query(q: &Query, seller_id: &str, now: OffsetDateTime) -> Result<
     if q.has("processingStatuses") && statuses.is_empty() {
         return Err("processingStatuses must hold at least one status.".into());
     }
-    if let Some(bad) = statuses.iter().find(|s| ProcessingStatus::parse(s).is_none()) {
+    if let Some(bad) = statuses
+        .iter()
+        .find(|s| ProcessingStatus::parse(s).is_none())
+    {
         return Err(format!(
             "Invalid processingStatuses value '{bad}'; use CANCELLED, DONE, FATAL, IN_PROGRESS or IN_QUEUE."
         ));
@@ -672,16 +697,26 @@ pub async fn get_feeds(
     };
     let (feeds, next) = {
         let st = sim.lock();
-        let key = |f: &Feed| (f.created_time.unix_timestamp_nanos(), f.feed_id.len(), f.feed_id.clone());
+        let key = |f: &Feed| {
+            (
+                f.created_time.unix_timestamp_nanos(),
+                f.feed_id.len(),
+                f.feed_id.clone(),
+            )
+        };
         let mut matching: Vec<&Feed> = st
             .feeds
             .values()
             .filter(|f| f.seller_id == fq.seller)
             .filter(|f| fq.types.contains(&f.feed_type))
-            .filter(|f| fq.statuses.is_empty() || fq.statuses.iter().any(|s| s == f.status.as_str()))
+            .filter(|f| {
+                fq.statuses.is_empty() || fq.statuses.iter().any(|s| s == f.status.as_str())
+            })
             .filter(|f| {
                 fq.marketplaces.is_empty()
-                    || f.marketplace_ids.iter().any(|m| fq.marketplaces.contains(m))
+                    || f.marketplace_ids
+                        .iter()
+                        .any(|m| fq.marketplaces.contains(m))
             })
             .filter(|f| {
                 let t = f.created_time.unix_timestamp_nanos();
@@ -702,7 +737,10 @@ pub async fn get_feeds(
                 };
                 hex_encode(&serde_json::to_vec(&token).unwrap_or_default())
             });
-        (matching.into_iter().map(feed_json).collect::<Vec<_>>(), next)
+        (
+            matching.into_iter().map(feed_json).collect::<Vec<_>>(),
+            next,
+        )
     };
     let mut body = json!({ "feeds": feeds });
     if let Some(t) = next {
@@ -758,6 +796,9 @@ pub async fn get_feed_document(
     };
     match found {
         Ok(v) => call.json(StatusCode::OK, v),
+        Err("") if !is_document_id(&document_id) => {
+            call.invalid_input(&format!("Invalid feedDocumentId '{document_id}'."))
+        }
         Err("") => call.not_found(&format!("Feed document {document_id} was not found.")),
         Err(details) => call.error_with_details(
             StatusCode::NOT_FOUND,
@@ -881,11 +922,15 @@ mod tests {
             .unwrap();
             let token = {
                 let mut st = server.sim().lock();
-                for (id, o) in [
-                    ("111-0000000-0000001", order("111-0000000-0000001", US, start() - time::Duration::days(1), &[("10000000000001", 2)], "MERCHANT", "UNSHIPPED")),
-                ] {
-                    st.sellers.get_mut(SELLER).unwrap().orders.insert(id.into(), o);
-                }
+                let o = order(
+                    "111-0000000-0000001",
+                    US,
+                    start() - time::Duration::days(1),
+                    &[("10000000000001", 2)],
+                    "MERCHANT",
+                    "UNSHIPPED",
+                );
+                add_order(&mut st, SELLER, o);
                 crate::auth::issue_token(&mut st, SELLER, "Atza|feeds", start()).0
             };
             Self {
@@ -901,10 +946,17 @@ mod tests {
         }
 
         fn advance(&self, seconds: u64) {
-            self.server.sim().advance_clock(Duration::from_secs(seconds));
+            self.server
+                .sim()
+                .advance_clock(Duration::from_secs(seconds));
         }
 
-        async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        async fn send(
+            &self,
+            method: reqwest::Method,
+            path: &str,
+            body: Option<Value>,
+        ) -> (u16, Value) {
             self.send_as(&self.token, method, path, body).await
         }
 
@@ -925,7 +977,10 @@ mod tests {
             let resp = req.send().await.unwrap();
             let status = resp.status().as_u16();
             let text = resp.text().await.unwrap();
-            (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+            (
+                status,
+                serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            )
         }
 
         async fn get(&self, path: &str) -> (u16, Value) {
@@ -939,7 +994,10 @@ mod tests {
         /// createFeedDocument + PUT; returns the document id.
         async fn upload(&self, content_type: &str, bytes: Vec<u8>) -> String {
             let (status, doc) = self
-                .post("/feeds/2021-06-30/documents", json!({ "contentType": content_type }))
+                .post(
+                    "/feeds/2021-06-30/documents",
+                    json!({ "contentType": content_type }),
+                )
                 .await;
             assert_eq!(status, 201, "{doc}");
             let put = self
@@ -971,7 +1029,9 @@ mod tests {
         }
 
         async fn feed(&self, feed_id: &str) -> Value {
-            let (status, body) = self.get(&format!("/feeds/2021-06-30/feeds/{feed_id}")).await;
+            let (status, body) = self
+                .get(&format!("/feeds/2021-06-30/feeds/{feed_id}"))
+                .await;
             assert_eq!(status, 200, "{body}");
             body
         }
@@ -985,7 +1045,12 @@ mod tests {
                 .await;
             assert_eq!(status, 200, "{doc}");
             assert_eq!(doc["feedDocumentId"], doc_id);
-            let resp = self.http.get(doc["url"].as_str().unwrap()).send().await.unwrap();
+            let resp = self
+                .http
+                .get(doc["url"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap();
             assert_eq!(resp.status().as_u16(), 200);
             resp.text().await.unwrap()
         }
@@ -1002,7 +1067,9 @@ mod tests {
     #[tokio::test]
     async fn fulfillment_feed_goes_through_the_lifecycle_and_ships_the_order() {
         let c = Client::start().await;
-        let feed_id = c.submit(FULFILLMENT, TSV, &shipment_line("1Z999AA10123456784")).await;
+        let feed_id = c
+            .submit(FULFILLMENT, TSV, &shipment_line("1Z999AA10123456784"))
+            .await;
 
         let queued = c.feed(&feed_id).await;
         c.advance(30);
@@ -1049,7 +1116,9 @@ mod tests {
             .unwrap();
 
         assert_eq!(put.status().as_u16(), 403);
-        let (status, body) = c.create_feed(FULFILLMENT, doc["feedDocumentId"].as_str().unwrap()).await;
+        let (status, body) = c
+            .create_feed(FULFILLMENT, doc["feedDocumentId"].as_str().unwrap())
+            .await;
         assert_eq!(status, 400, "{body}");
     }
 
@@ -1074,10 +1143,18 @@ mod tests {
             .post("/feeds/2021-06-30/documents", json!({ "contentType": TSV }))
             .await;
 
-        let (status, body) = c.create_feed(FULFILLMENT, doc["feedDocumentId"].as_str().unwrap()).await;
+        let (status, body) = c
+            .create_feed(FULFILLMENT, doc["feedDocumentId"].as_str().unwrap())
+            .await;
 
         assert_eq!(status, 400);
-        assert!(body["errors"][0]["message"].as_str().unwrap().contains("has not been uploaded"), "{body}");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("has not been uploaded"),
+            "{body}"
+        );
         assert!(c.server.sim().lock().feeds.is_empty());
     }
 
@@ -1089,7 +1166,10 @@ mod tests {
         let post = |body: Value| c.post("/feeds/2021-06-30/feeds", body);
 
         let no_type = post(json!({ "marketplaceIds": [US], "inputFeedDocumentId": doc })).await;
-        let no_markets = post(json!({ "feedType": FULFILLMENT, "marketplaceIds": [], "inputFeedDocumentId": doc })).await;
+        let no_markets = post(
+            json!({ "feedType": FULFILLMENT, "marketplaceIds": [], "inputFeedDocumentId": doc }),
+        )
+        .await;
         let too_many = post(json!({ "feedType": FULFILLMENT, "marketplaceIds": vec![US; 26], "inputFeedDocumentId": doc })).await;
         let foreign_market = post(json!({ "feedType": FULFILLMENT, "marketplaceIds": ["A1PA6795UKMFR9"], "inputFeedDocumentId": doc })).await;
         let unknown_doc = post(json!({ "feedType": FULFILLMENT, "marketplaceIds": [US], "inputFeedDocumentId": "nope" })).await;
@@ -1134,11 +1214,19 @@ mod tests {
         let second = c.submit(FULFILLMENT, TSV, &shipment_line("1Z2")).await;
 
         let (cancelled, body) = c
-            .send(reqwest::Method::DELETE, &format!("/feeds/2021-06-30/feeds/{second}"), None)
+            .send(
+                reqwest::Method::DELETE,
+                &format!("/feeds/2021-06-30/feeds/{second}"),
+                None,
+            )
             .await;
         c.advance(30);
         let (too_late, err) = c
-            .send(reqwest::Method::DELETE, &format!("/feeds/2021-06-30/feeds/{first}"), None)
+            .send(
+                reqwest::Method::DELETE,
+                &format!("/feeds/2021-06-30/feeds/{first}"),
+                None,
+            )
             .await;
         let (unknown, _) = c
             .send(reqwest::Method::DELETE, "/feeds/2021-06-30/feeds/123", None)
@@ -1148,7 +1236,12 @@ mod tests {
         assert_eq!(cancelled, 200);
         assert_eq!(body, Value::String(String::new()));
         assert_eq!(too_late, 400);
-        assert!(err["errors"][0]["message"].as_str().unwrap().contains("IN_PROGRESS"));
+        assert!(
+            err["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("IN_PROGRESS")
+        );
         assert_eq!(unknown, 404);
         assert_eq!(c.feed(&second).await["processingStatus"], "CANCELLED");
         assert!(c.feed(&second).await.get("resultFeedDocumentId").is_none());
@@ -1170,7 +1263,10 @@ mod tests {
         let fatal_report = c.result(&fatal).await;
 
         assert_eq!(c.feed(&fatal).await["processingStatus"], "FATAL");
-        assert!(fatal_report.contains("nothing was applied"), "{fatal_report}");
+        assert!(
+            fatal_report.contains("nothing was applied"),
+            "{fatal_report}"
+        );
         assert_eq!(c.feed(&cancelled).await["processingStatus"], "CANCELLED");
         assert_eq!(c.feed(&stuck).await["processingStatus"], "IN_QUEUE");
         let order = sim.order(SELLER, "111-0000000-0000001").unwrap();
@@ -1194,16 +1290,26 @@ mod tests {
         assert_eq!(c.feed(&first).await["processingStatus"], "DONE");
         assert_eq!(second_waiting["processingStatus"], "IN_QUEUE");
         assert_eq!(second_running["processingStatus"], "IN_PROGRESS");
-        assert_eq!(second_running["processingStartTime"], "2026-11-20T12:02:30Z");
+        assert_eq!(
+            second_running["processingStartTime"],
+            "2026-11-20T12:02:30Z"
+        );
         assert_eq!(second_done["processingStatus"], "DONE");
-        assert!(report.contains("does not process feed type POST_ORDER_ACKNOWLEDGEMENT_DATA"), "{report}");
+        assert!(
+            report.contains("does not process feed type POST_ORDER_ACKNOWLEDGEMENT_DATA"),
+            "{report}"
+        );
     }
 
     #[tokio::test]
     async fn retired_listings_feed_types_end_fatal() {
         let c = Client::start().await;
         let feed = c
-            .submit("POST_FLAT_FILE_PRICEANDQUANTITYONLY_UPDATE_DATA", TSV, b"sku\tprice\n")
+            .submit(
+                "POST_FLAT_FILE_PRICEANDQUANTITYONLY_UPDATE_DATA",
+                TSV,
+                b"sku\tprice\n",
+            )
             .await;
 
         c.advance(300);
@@ -1223,7 +1329,9 @@ mod tests {
                               "value": [{ "fulfillment_channel_code": "DEFAULT", "quantity": 42 }] }],
             }],
         });
-        let feed = c.submit(LISTINGS, JSON_CT, doc.to_string().as_bytes()).await;
+        let feed = c
+            .submit(LISTINGS, JSON_CT, doc.to_string().as_bytes())
+            .await;
 
         c.advance(300);
         let report: Value = serde_json::from_str(&c.result(&feed).await).unwrap();
@@ -1231,7 +1339,10 @@ mod tests {
         assert_eq!(report["header"]["feedId"], feed.as_str());
         assert_eq!(report["summary"]["messagesAccepted"], 1);
         let st = c.server.sim().lock();
-        assert_eq!(st.sellers[SELLER].listings[&(US.to_string(), "SKU-1".to_string())].quantity, 42);
+        assert_eq!(
+            st.sellers[SELLER].listings[&(US.to_string(), "SKU-1".to_string())].quantity,
+            42
+        );
     }
 
     #[tokio::test]
@@ -1241,7 +1352,12 @@ mod tests {
         let other = c.token_for(OTHER);
 
         let (status, body) = c
-            .send_as(&other, reqwest::Method::GET, &format!("/feeds/2021-06-30/feeds/{feed}"), None)
+            .send_as(
+                &other,
+                reqwest::Method::GET,
+                &format!("/feeds/2021-06-30/feeds/{feed}"),
+                None,
+            )
             .await;
         let (unknown, _) = c.get("/feeds/2021-06-30/feeds/999").await;
 
@@ -1255,13 +1371,18 @@ mod tests {
         let c = Client::start().await;
         let mut ids = Vec::new();
         for i in 0..3 {
-            ids.push(c.submit(FULFILLMENT, TSV, &shipment_line(&format!("1Z{i}"))).await);
+            ids.push(
+                c.submit(FULFILLMENT, TSV, &shipment_line(&format!("1Z{i}")))
+                    .await,
+            );
             c.advance(1);
         }
         let other_type = c.submit("POST_ORDER_ACKNOWLEDGEMENT_DATA", TSV, b"x").await;
 
         let (s1, page1) = c
-            .get(&format!("/feeds/2021-06-30/feeds?feedTypes={FULFILLMENT}&pageSize=2"))
+            .get(&format!(
+                "/feeds/2021-06-30/feeds?feedTypes={FULFILLMENT}&pageSize=2"
+            ))
             .await;
         let token = page1["nextToken"].as_str().unwrap().to_string();
         let (s2, page2) = c
@@ -1271,11 +1392,18 @@ mod tests {
             .get(&format!("/feeds/2021-06-30/feeds?feedTypes={FULFILLMENT},POST_ORDER_ACKNOWLEDGEMENT_DATA&processingStatuses=IN_QUEUE&marketplaceIds={US}"))
             .await;
         let (_, none_done) = c
-            .get(&format!("/feeds/2021-06-30/feeds?feedTypes={FULFILLMENT}&processingStatuses=DONE"))
+            .get(&format!(
+                "/feeds/2021-06-30/feeds?feedTypes={FULFILLMENT}&processingStatuses=DONE"
+            ))
             .await;
 
         let id_list = |v: &Value| {
-            v["feeds"].as_array().unwrap().iter().map(|f| f["feedId"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+            v["feeds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["feedId"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
         };
         assert_eq!((s1, s2), (200, 200));
         assert_eq!(id_list(&page1), vec![ids[2].clone(), ids[1].clone()]);
@@ -1290,7 +1418,10 @@ mod tests {
     async fn get_feeds_rejects_invalid_parameters() {
         let c = Client::start().await;
         let base = "/feeds/2021-06-30/feeds";
-        let types = (0..11).map(|i| format!("T{i}")).collect::<Vec<_>>().join(",");
+        let types = (0..11)
+            .map(|i| format!("T{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
 
         for query in [
             String::new(),
@@ -1300,8 +1431,10 @@ mod tests {
             format!("?feedTypes={FULFILLMENT}&pageSize=ten"),
             format!("?feedTypes={FULFILLMENT}&processingStatuses=BAD_VALUE"),
             format!("?feedTypes={FULFILLMENT}&createdSince=yesterday"),
-            format!("?feedTypes={FULFILLMENT}&createdSince=2026-11-20T00:00:00Z&createdUntil=2026-11-19T00:00:00Z"),
-            format!("?nextToken=abc"),
+            format!(
+                "?feedTypes={FULFILLMENT}&createdSince=2026-11-20T00:00:00Z&createdUntil=2026-11-19T00:00:00Z"
+            ),
+            "?nextToken=abc".to_string(),
             format!("?nextToken=00&feedTypes={FULFILLMENT}"),
         ] {
             let (status, body) = c.get(&format!("{base}{query}")).await;
@@ -1321,22 +1454,42 @@ mod tests {
         let other = c.token_for(OTHER);
 
         let (own, doc) = c
-            .get(&format!("/feeds/2021-06-30/documents/{result}?enableContentEncodingUrlHeader=true"))
+            .get(&format!(
+                "/feeds/2021-06-30/documents/{result}?enableContentEncodingUrlHeader=true"
+            ))
             .await;
         let (foreign, _) = c
-            .send_as(&other, reqwest::Method::GET, &format!("/feeds/2021-06-30/documents/{result}"), None)
+            .send_as(
+                &other,
+                reqwest::Method::GET,
+                &format!("/feeds/2021-06-30/documents/{result}"),
+                None,
+            )
             .await;
-        let (input_status, input_body) = c.get(&format!("/feeds/2021-06-30/documents/{input}")).await;
+        let (input_status, input_body) =
+            c.get(&format!("/feeds/2021-06-30/documents/{input}")).await;
         let (bad_flag, _) = c
-            .get(&format!("/feeds/2021-06-30/documents/{result}?enableContentEncodingUrlHeader=yes"))
+            .get(&format!(
+                "/feeds/2021-06-30/documents/{result}?enableContentEncodingUrlHeader=yes"
+            ))
             .await;
 
         assert_eq!(own, 200);
         assert!(doc.get("compressionAlgorithm").is_none());
-        assert!(doc["url"].as_str().unwrap().contains("response-content-encoding=gzip"));
+        assert!(
+            doc["url"]
+                .as_str()
+                .unwrap()
+                .contains("response-content-encoding=gzip")
+        );
         assert_eq!(foreign, 404);
         assert_eq!(input_status, 404);
-        assert!(input_body["errors"][0]["details"].as_str().unwrap().contains("input document"));
+        assert!(
+            input_body["errors"][0]["details"]
+                .as_str()
+                .unwrap()
+                .contains("input document")
+        );
         assert_eq!(bad_flag, 400);
     }
 }

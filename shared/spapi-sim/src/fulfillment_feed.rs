@@ -477,7 +477,11 @@ fn process_line(
     // Field syntax, independent of the order.
     let ship_date_raw = rec.get("ship-date");
     let ship_date = if ship_date_raw.is_empty() {
-        report(Rule::MissingShipDate, error, "The ship-date is missing.".into());
+        report(
+            Rule::MissingShipDate,
+            error,
+            "The ship-date is missing.".into(),
+        );
         None
     } else {
         let parsed = parse_ship_date(ship_date_raw);
@@ -557,7 +561,11 @@ fn process_line(
 
     // The order.
     if order_id.is_empty() {
-        report(Rule::MissingOrderId, error, "The order-id is missing.".into());
+        report(
+            Rule::MissingOrderId,
+            error,
+            "The order-id is missing.".into(),
+        );
         return rows;
     }
     let Some(order) = st
@@ -593,12 +601,13 @@ fn process_line(
         .as_str()
         .unwrap_or("");
     let mut order_blocked = true;
-    if order["fulfillment"]["fulfilledBy"].as_str() == Some("AMAZON") || status == "UNFULFILLABLE"
-    {
+    if order["fulfillment"]["fulfilledBy"].as_str() == Some("AMAZON") || status == "UNFULFILLABLE" {
         report(
             Rule::NotMerchantFulfilled,
             error,
-            format!("The order '{order_id}' is fulfilled by Amazon; only merchant-fulfilled orders can be confirmed."),
+            format!(
+                "The order '{order_id}' is fulfilled by Amazon; only merchant-fulfilled orders can be confirmed."
+            ),
         );
     } else if status == "CANCELLED" {
         report(
@@ -641,8 +650,8 @@ fn process_line(
                 .collect()
         })
         .unwrap_or_default();
-    let item_left = (!item_id.is_empty())
-        .then(|| items.iter().find(|(id, _)| id == item_id).map(|(_, r)| *r));
+    let item_left =
+        (!item_id.is_empty()).then(|| items.iter().find(|(id, _)| id == item_id).map(|(_, r)| *r));
     if let Some(None) = item_left {
         report(
             Rule::UnknownOrderItem,
@@ -770,10 +779,10 @@ fn clear_tracking_numbers(order: &mut Value, item_id: &str) -> bool {
     };
     let mut cleared = false;
     for p in packages.iter_mut() {
-        if package_holds(p, item_id) {
-            if let Some(obj) = p.as_object_mut() {
-                cleared |= obj.remove("trackingNumber").is_some();
-            }
+        if package_holds(p, item_id)
+            && let Some(obj) = p.as_object_mut()
+        {
+            cleared |= obj.remove("trackingNumber").is_some();
         }
     }
     cleared
@@ -809,15 +818,15 @@ fn apply_line(
                 .iter()
                 .find(|(i, _)| *i == id)
                 .map_or(0, |(_, q)| *q);
-            if shipped_now > 0 {
-                if let Some(f) = child_object(item, "fulfillment") {
-                    let fulfilled = f
-                        .get("quantityFulfilled")
-                        .and_then(Value::as_i64)
-                        .unwrap_or((ordered - left).max(0));
-                    f.insert("quantityFulfilled".into(), json!(fulfilled + shipped_now));
-                    f.insert("quantityUnfulfilled".into(), json!(left - shipped_now));
-                }
+            if shipped_now > 0
+                && let Some(f) = child_object(item, "fulfillment")
+            {
+                let fulfilled = f
+                    .get("quantityFulfilled")
+                    .and_then(Value::as_i64)
+                    .unwrap_or((ordered - left).max(0));
+                f.insert("quantityFulfilled".into(), json!(fulfilled + shipped_now));
+                f.insert("quantityUnfulfilled".into(), json!(left - shipped_now));
             }
             if left - shipped_now > 0 {
                 all_shipped = false;
@@ -853,10 +862,11 @@ fn apply_line(
     let index = match index {
         Some(i) => i,
         None => {
+            // Reference ids count up per order ("1", "2", ...), skipping any already taken.
             let mut n = packages.len() + 1;
             while packages
                 .iter()
-                .any(|p| p["packageReferenceId"] == n.to_string())
+                .any(|p| p["packageReferenceId"].as_str() == Some(n.to_string().as_str()))
             {
                 n += 1;
             }
@@ -905,9 +915,7 @@ fn apply_line(
                     || (line.item_id.is_empty()
                         && line.to_ship.first().is_some_and(|(f, _)| f == id)));
             if codes_here {
-                let codes = obj
-                    .entry("transparencyCodes")
-                    .or_insert_with(|| json!([]));
+                let codes = obj.entry("transparencyCodes").or_insert_with(|| json!([]));
                 if let Some(list) = codes.as_array_mut() {
                     list.extend(line.transparency_codes.iter().map(|c| json!(c)));
                 }
@@ -936,8 +944,23 @@ mod tests {
     fn world() -> State {
         let mut st = state();
         let yesterday = start() - Duration::days(1);
-        add_order(&mut st, SELLER, order(O1, US, yesterday, &[(A, 3), (B, 1)], "MERCHANT", "UNSHIPPED"));
-        add_order(&mut st, SELLER, order(O2, US, yesterday, &[(A, 1)], "MERCHANT", "UNSHIPPED"));
+        add_order(
+            &mut st,
+            SELLER,
+            order(
+                O1,
+                US,
+                yesterday,
+                &[(A, 3), (B, 1)],
+                "MERCHANT",
+                "UNSHIPPED",
+            ),
+        );
+        add_order(
+            &mut st,
+            SELLER,
+            order(O2, US, yesterday, &[(A, 1)], "MERCHANT", "UNSHIPPED"),
+        );
         st
     }
 
@@ -987,7 +1010,12 @@ mod tests {
     fn accepted_line_ships_the_item_and_records_a_package() {
         let mut st = world();
 
-        let (p, report) = run(&mut st, &[&format!("{O1}\t{A}\t3\t2026-11-20\tUPS\t\t1Z999AA10123456784\tUPS Ground")]);
+        let (p, report) = run(
+            &mut st,
+            &[&format!(
+                "{O1}\t{A}\t3\t2026-11-20\tUPS\t\t1Z999AA10123456784\tUPS Ground"
+            )],
+        );
 
         let o = order_of(&st, SELLER, O1);
         assert_eq!(counts(&report), (1, 1));
@@ -1003,8 +1031,11 @@ mod tests {
         assert_eq!(pkg["trackingNumber"], "1Z999AA10123456784");
         assert_eq!(pkg["shippingService"], "UPS Ground");
         assert_eq!(pkg["packageStatus"]["status"], "SHIPPED");
-        assert_eq!(pkg["shipTime"], "2026-11-19T12:00:00Z");
-        assert_eq!(pkg["packageItems"], serde_json::json!([{ "orderItemId": A, "quantity": 3 }]));
+        assert_eq!(pkg["shipTime"], "2026-11-20T00:00:00Z");
+        assert_eq!(
+            pkg["packageItems"],
+            serde_json::json!([{ "orderItemId": A, "quantity": 3 }])
+        );
         assert_eq!(p.effects["ordersChanged"], serde_json::json!([O1]));
         assert_eq!(p.report_content_type, REPORT_CONTENT_TYPE);
     }
@@ -1014,39 +1045,160 @@ mod tests {
         let long_name = "x".repeat(51);
         let cases: Vec<(String, u32)> = vec![
             (format!("\t{A}\t1\t2026-11-20\tUPS\t\t1Z1\tGround"), 10010),
-            (format!("111-9999999-9999999\t{A}\t1\t2026-11-20\tUPS\t\t1Z1\tGround"), 10011),
-            (format!("113-0000000-0000009\t{A}\t1\t2026-11-20\tUPS\t\t1Z1\tGround"), 10011),
-            (format!("113-0000000-0000003\t{A}\t1\t2026-11-20\tUPS\t\t1Z1\tGround"), 10012),
-            (format!("113-0000000-0000004\t{A}\t1\t2026-11-20\tUPS\t\t1Z1\tGround"), 10013),
-            (format!("113-0000000-0000005\t{A}\t1\t2026-11-20\tUPS\t\t1Z1\tGround"), 10014),
-            (format!("{O1}\t99999999999999\t1\t2026-11-20\tUPS\t\t1Z1\tGround"), 10020),
-            (format!("{O1}\t{A}\t0\t2026-11-20\tUPS\t\t1Z1\tGround"), 10021),
-            (format!("{O1}\t{A}\t-1\t2026-11-20\tUPS\t\t1Z1\tGround"), 10021),
-            (format!("{O1}\t{A}\t1.5\t2026-11-20\tUPS\t\t1Z1\tGround"), 10021),
-            (format!("{O1}\t{A}\ttwo\t2026-11-20\tUPS\t\t1Z1\tGround"), 10021),
-            (format!("{O1}\t{A}\t4\t2026-11-20\tUPS\t\t1Z1\tGround"), 10022),
+            (
+                format!("111-9999999-9999999\t{A}\t1\t2026-11-20\tUPS\t\t1Z1\tGround"),
+                10011,
+            ),
+            (
+                format!("113-0000000-0000009\t{A}\t1\t2026-11-20\tUPS\t\t1Z1\tGround"),
+                10011,
+            ),
+            (
+                format!("113-0000000-0000003\t{A}\t1\t2026-11-20\tUPS\t\t1Z1\tGround"),
+                10012,
+            ),
+            (
+                format!("113-0000000-0000004\t{A}\t1\t2026-11-20\tUPS\t\t1Z1\tGround"),
+                10013,
+            ),
+            (
+                format!("113-0000000-0000005\t{A}\t1\t2026-11-20\tUPS\t\t1Z1\tGround"),
+                10014,
+            ),
+            (
+                format!("{O1}\t99999999999999\t1\t2026-11-20\tUPS\t\t1Z1\tGround"),
+                10020,
+            ),
+            (
+                format!("{O1}\t{A}\t0\t2026-11-20\tUPS\t\t1Z1\tGround"),
+                10021,
+            ),
+            (
+                format!("{O1}\t{A}\t-1\t2026-11-20\tUPS\t\t1Z1\tGround"),
+                10021,
+            ),
+            (
+                format!("{O1}\t{A}\t1.5\t2026-11-20\tUPS\t\t1Z1\tGround"),
+                10021,
+            ),
+            (
+                format!("{O1}\t{A}\ttwo\t2026-11-20\tUPS\t\t1Z1\tGround"),
+                10021,
+            ),
+            (
+                format!("{O1}\t{A}\t4\t2026-11-20\tUPS\t\t1Z1\tGround"),
+                10022,
+            ),
             (format!("{O1}\t{A}\t1\t\tUPS\t\t1Z1\tGround"), 10030),
-            (format!("{O1}\t{A}\t1\t20/11/2026\tUPS\t\t1Z1\tGround"), 10031),
-            (format!("{O1}\t{A}\t1\t2026-11-21\tUPS\t\t1Z1\tGround"), 10032),
-            (format!("{O1}\t{A}\t1\t2026-11-20T13:00:00Z\tUPS\t\t1Z1\tGround"), 10032),
-            (format!("{O1}\t{A}\t1\t2026-11-18\tUPS\t\t1Z1\tGround"), 10033),
-            (format!("{O1}\t{A}\t1\t2026-11-19T11:59:59Z\tUPS\t\t1Z1\tGround"), 10033),
+            (
+                format!("{O1}\t{A}\t1\t20/11/2026\tUPS\t\t1Z1\tGround"),
+                10031,
+            ),
+            (
+                format!("{O1}\t{A}\t1\t2026-11-21\tUPS\t\t1Z1\tGround"),
+                10032,
+            ),
+            (
+                format!("{O1}\t{A}\t1\t2026-11-20T13:00:00Z\tUPS\t\t1Z1\tGround"),
+                10032,
+            ),
+            (
+                format!("{O1}\t{A}\t1\t2026-11-18\tUPS\t\t1Z1\tGround"),
+                10033,
+            ),
+            (
+                format!("{O1}\t{A}\t1\t2026-11-19T11:59:59Z\tUPS\t\t1Z1\tGround"),
+                10033,
+            ),
             (format!("{O1}\t{A}\t1\t2026-11-20\t\t\t1Z1\tGround"), 10040),
-            (format!("{O1}\t{A}\t1\t2026-11-20\tOther\t\t1Z1\tGround"), 10041),
-            (format!("{O1}\t{A}\t1\t2026-11-20\tOther\t{long_name}\t1Z1\tGround"), 10042),
-            (format!("{O1}\t{A}\t1\t2026-11-20\tUPS\t\t1Z 999\tGround"), 10050),
-            (format!("{O1}\t{A}\t1\t2026-11-20\tUPS\t\t1Z-999\tGround"), 10050),
-            (format!("{O1}\t{A}\t1\t2026-11-20\tUPS\t\tNULL\tGround"), 10051),
-            (format!("202-0000000-0000006\t{A}\t1\t2026-11-20\tRoyal Mail\t\tAB123456789GB\t"), 10060),
+            (
+                format!("{O1}\t{A}\t1\t2026-11-20\tOther\t\t1Z1\tGround"),
+                10041,
+            ),
+            (
+                format!("{O1}\t{A}\t1\t2026-11-20\tOther\t{long_name}\t1Z1\tGround"),
+                10042,
+            ),
+            (
+                format!("{O1}\t{A}\t1\t2026-11-20\tUPS\t\t1Z 999\tGround"),
+                10050,
+            ),
+            (
+                format!("{O1}\t{A}\t1\t2026-11-20\tUPS\t\t1Z-999\tGround"),
+                10050,
+            ),
+            (
+                format!("{O1}\t{A}\t1\t2026-11-20\tUPS\t\tNULL\tGround"),
+                10051,
+            ),
+            (
+                format!("202-0000000-0000006\t{A}\t1\t2026-11-20\tRoyal Mail\t\tAB123456789GB\t"),
+                10060,
+            ),
         ];
         for (line, code) in cases {
             let mut st = world();
             let yesterday = start() - Duration::days(1);
-            add_order(&mut st, OTHER, order("113-0000000-0000009", US, yesterday, &[(A, 1)], "MERCHANT", "UNSHIPPED"));
-            add_order(&mut st, SELLER, order("113-0000000-0000003", US, yesterday, &[(A, 1)], "AMAZON", "UNSHIPPED"));
-            add_order(&mut st, SELLER, order("113-0000000-0000004", US, yesterday, &[(A, 1)], "MERCHANT", "CANCELLED"));
-            add_order(&mut st, SELLER, order("113-0000000-0000005", US, yesterday, &[(A, 1)], "MERCHANT", "PENDING"));
-            add_order(&mut st, SELLER, order("202-0000000-0000006", UK, yesterday, &[(A, 1)], "MERCHANT", "UNSHIPPED"));
+            add_order(
+                &mut st,
+                OTHER,
+                order(
+                    "113-0000000-0000009",
+                    US,
+                    yesterday,
+                    &[(A, 1)],
+                    "MERCHANT",
+                    "UNSHIPPED",
+                ),
+            );
+            add_order(
+                &mut st,
+                SELLER,
+                order(
+                    "113-0000000-0000003",
+                    US,
+                    yesterday,
+                    &[(A, 1)],
+                    "AMAZON",
+                    "UNSHIPPED",
+                ),
+            );
+            add_order(
+                &mut st,
+                SELLER,
+                order(
+                    "113-0000000-0000004",
+                    US,
+                    yesterday,
+                    &[(A, 1)],
+                    "MERCHANT",
+                    "CANCELLED",
+                ),
+            );
+            add_order(
+                &mut st,
+                SELLER,
+                order(
+                    "113-0000000-0000005",
+                    US,
+                    yesterday,
+                    &[(A, 1)],
+                    "MERCHANT",
+                    "PENDING",
+                ),
+            );
+            add_order(
+                &mut st,
+                SELLER,
+                order(
+                    "202-0000000-0000006",
+                    UK,
+                    yesterday,
+                    &[(A, 1)],
+                    "MERCHANT",
+                    "UNSHIPPED",
+                ),
+            );
             let before = st.sellers.clone_orders();
 
             let (p, report) = run(&mut st, &[&line]);
@@ -1057,7 +1209,11 @@ mod tests {
             assert_eq!(rows[0][3], code.to_string(), "{line}: {report}");
             assert_eq!(rows[0][4], "Error", "{line}");
             assert_eq!(counts(&report), (1, 0), "{line}");
-            assert_eq!(st.sellers.clone_orders(), before, "{line} must change nothing");
+            assert_eq!(
+                st.sellers.clone_orders(),
+                before,
+                "{line} must change nothing"
+            );
             assert_eq!(p.effects["ordersChanged"], serde_json::json!([]));
         }
     }
@@ -1068,7 +1224,9 @@ mod tests {
 
     impl CloneOrders for std::collections::BTreeMap<String, crate::state::Seller> {
         fn clone_orders(&self) -> Vec<Value> {
-            self.values().flat_map(|s| s.orders.values().cloned()).collect()
+            self.values()
+                .flat_map(|s| s.orders.values().cloned())
+                .collect()
         }
     }
 
@@ -1076,14 +1234,29 @@ mod tests {
     fn missing_ship_method_is_a_warning_outside_the_uk_and_eu() {
         let mut st = world();
 
-        let (_, report) = run(&mut st, &[&format!("{O2}\t{A}\t1\t2026-11-20\tUSPS\t\t9400100000000000000001\t")]);
+        let (_, report) = run(
+            &mut st,
+            &[&format!(
+                "{O2}\t{A}\t1\t2026-11-20\tUSPS\t\t9400100000000000000001\t"
+            )],
+        );
 
         let rows = rows(&report);
         assert_eq!(rows.len(), 1);
-        assert_eq!((rows[0][3].as_str(), rows[0][4].as_str()), ("10060", "Warning"));
+        assert_eq!(
+            (rows[0][3].as_str(), rows[0][4].as_str()),
+            ("10060", "Warning")
+        );
         assert_eq!(counts(&report), (1, 1));
-        assert_eq!(order_of(&st, SELLER, O2)["fulfillment"]["fulfillmentStatus"], "SHIPPED");
-        assert!(order_of(&st, SELLER, O2)["packages"][0].get("shippingService").is_none());
+        assert_eq!(
+            order_of(&st, SELLER, O2)["fulfillment"]["fulfillmentStatus"],
+            "SHIPPED"
+        );
+        assert!(
+            order_of(&st, SELLER, O2)["packages"][0]
+                .get("shippingService")
+                .is_none()
+        );
     }
 
     #[test]
@@ -1102,11 +1275,22 @@ mod tests {
 
         let rows = rows(&report);
         assert_eq!(counts(&report), (4, 2));
-        assert_eq!(rows.iter().map(|r| (r[0].as_str(), r[3].as_str())).collect::<Vec<_>>(), vec![("2", "10022"), ("4", "10011")]);
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r[0].as_str(), r[3].as_str()))
+                .collect::<Vec<_>>(),
+            vec![("2", "10022"), ("4", "10011")]
+        );
         assert_eq!(rows[0][1], O1);
         assert_eq!(rows[0][2], A);
-        assert_eq!(order_of(&st, SELLER, O1)["orderItems"][0]["fulfillment"]["quantityFulfilled"], 1);
-        assert_eq!(order_of(&st, SELLER, O2)["fulfillment"]["fulfillmentStatus"], "SHIPPED");
+        assert_eq!(
+            order_of(&st, SELLER, O1)["orderItems"][0]["fulfillment"]["quantityFulfilled"],
+            1
+        );
+        assert_eq!(
+            order_of(&st, SELLER, O2)["fulfillment"]["fulfillmentStatus"],
+            "SHIPPED"
+        );
         assert_eq!(p.effects["recordsRejected"], 2);
         assert_eq!(p.effects["ordersChanged"], serde_json::json!([O1, O2]));
     }
@@ -1115,7 +1299,10 @@ mod tests {
     fn partial_shipments_over_two_feeds_end_shipped() {
         let mut st = world();
 
-        run(&mut st, &[&format!("{O1}\t{A}\t2\t2026-11-20\tUPS\t\t1Z1\tGround")]);
+        run(
+            &mut st,
+            &[&format!("{O1}\t{A}\t2\t2026-11-20\tUPS\t\t1Z1\tGround")],
+        );
         let after_first = order_of(&st, SELLER, O1);
         let (_, report) = run(
             &mut st,
@@ -1126,28 +1313,46 @@ mod tests {
         );
         let after_second = order_of(&st, SELLER, O1);
 
-        assert_eq!(after_first["fulfillment"]["fulfillmentStatus"], "PARTIALLY_SHIPPED");
-        assert_eq!(after_first["orderItems"][0]["fulfillment"]["quantityUnfulfilled"], 1);
+        assert_eq!(
+            after_first["fulfillment"]["fulfillmentStatus"],
+            "PARTIALLY_SHIPPED"
+        );
+        assert_eq!(
+            after_first["orderItems"][0]["fulfillment"]["quantityUnfulfilled"],
+            1
+        );
         assert_eq!(counts(&report), (2, 2));
         assert_eq!(after_second["fulfillment"]["fulfillmentStatus"], "SHIPPED");
         let packages = after_second["packages"].as_array().unwrap();
         assert_eq!(packages.len(), 2);
         assert_eq!(packages[1]["packageReferenceId"], "2");
-        assert_eq!(packages[1]["packageItems"], serde_json::json!([{ "orderItemId": A, "quantity": 1 }, { "orderItemId": B, "quantity": 1 }]));
+        assert_eq!(
+            packages[1]["packageItems"],
+            serde_json::json!([{ "orderItemId": A, "quantity": 1 }, { "orderItemId": B, "quantity": 1 }])
+        );
     }
 
     #[test]
     fn empty_order_item_id_confirms_the_whole_order() {
         let mut st = world();
 
-        let (_, report) = run(&mut st, &[&format!("{O1}\t\t\t2026-11-20\tFedEx\t\t7489\tGround")]);
-        let (_, again) = run(&mut st, &[&format!("{O1}\t\t\t2026-11-20\tFedEx\t\t7490\tGround")]);
+        let (_, report) = run(
+            &mut st,
+            &[&format!("{O1}\t\t\t2026-11-20\tFedEx\t\t7489\tGround")],
+        );
+        let (_, again) = run(
+            &mut st,
+            &[&format!("{O1}\t\t\t2026-11-20\tFedEx\t\t7490\tGround")],
+        );
 
         let o = order_of(&st, SELLER, O1);
         assert_eq!(counts(&report), (1, 1));
         assert_eq!(o["fulfillment"]["fulfillmentStatus"], "SHIPPED");
         assert_eq!(o["orderItems"][1]["fulfillment"]["quantityFulfilled"], 1);
-        assert_eq!(o["packages"][0]["packageItems"], serde_json::json!([{ "orderItemId": A, "quantity": 3 }, { "orderItemId": B, "quantity": 1 }]));
+        assert_eq!(
+            o["packages"][0]["packageItems"],
+            serde_json::json!([{ "orderItemId": A, "quantity": 3 }, { "orderItemId": B, "quantity": 1 }])
+        );
         assert_eq!(rows(&again)[0][3], "10022");
         assert_eq!(o["packages"].as_array().unwrap().len(), 1);
     }
@@ -1166,7 +1371,10 @@ mod tests {
 
         assert_eq!(rows(&report)[0][0], "2");
         assert!(rows(&report)[0][5].contains("1 unit(s) left"), "{report}");
-        assert_eq!(order_of(&st, SELLER, O1)["orderItems"][0]["fulfillment"]["quantityFulfilled"], 2);
+        assert_eq!(
+            order_of(&st, SELLER, O1)["orderItems"][0]["fulfillment"]["quantityFulfilled"],
+            2
+        );
     }
 
     #[test]
@@ -1182,7 +1390,10 @@ mod tests {
             ],
         );
 
-        let packages = order_of(&st, SELLER, O1)["packages"].as_array().unwrap().clone();
+        let packages = order_of(&st, SELLER, O1)["packages"]
+            .as_array()
+            .unwrap()
+            .clone();
         assert_eq!(packages.len(), 2);
         assert_eq!(packages[0]["packageItems"].as_array().unwrap().len(), 2);
         assert_eq!(packages[1]["trackingNumber"], "1ZOTHER");
@@ -1205,25 +1416,49 @@ mod tests {
         assert_eq!(counts(&report), (2, 1));
         assert_eq!(rows(&report)[0][0], "2");
         assert_eq!(rows(&report)[0][3], "10050");
-        assert_eq!(order_of(&st, SELLER, O1)["packages"][0]["trackingNumber"], "1Z1");
+        assert_eq!(
+            order_of(&st, SELLER, O1)["packages"][0]["trackingNumber"],
+            "1Z1"
+        );
     }
 
     #[test]
     fn shift_jis_and_windows_1252_files_decode_by_their_charset() {
         let mut st = world();
-        let jp = format!("{HEADER}\n{O1}\t{A}\t1\t2026-11-20\tOther\tヤマト運輸\t123456789012\t宅急便\n");
+        let jp = format!(
+            "{HEADER}\n{O1}\t{A}\t1\t2026-11-20\tOther\tヤマト運輸\t123456789012\t宅急便\n"
+        );
         let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(&jp);
-        let eu = format!("{HEADER}\n{O2}\t{A}\t1\t2026-11-20\tOther\tMüller Transporte\tMT1\tStandard\n");
+        let eu = format!(
+            "{HEADER}\n{O2}\t{A}\t1\t2026-11-20\tOther\tMüller Transporte\tMT1\tStandard\n"
+        );
         let (cp1252, _, _) = encoding_rs::WINDOWS_1252.encode(&eu);
 
-        let (_, r1) = run_bytes(&mut st, &sjis, "text/tab-separated-values; charset=Shift_JIS");
-        let (_, r2) = run_bytes(&mut st, &cp1252, "text/tab-separated-values; charset=Cp1252");
+        let (_, r1) = run_bytes(
+            &mut st,
+            &sjis,
+            "text/tab-separated-values; charset=Shift_JIS",
+        );
+        let (_, r2) = run_bytes(
+            &mut st,
+            &cp1252,
+            "text/tab-separated-values; charset=Cp1252",
+        );
 
         assert_eq!(counts(&r1), (1, 1), "{r1}");
         assert_eq!(counts(&r2), (1, 1), "{r2}");
-        assert_eq!(order_of(&st, SELLER, O1)["packages"][0]["carrier"], "ヤマト運輸");
-        assert_eq!(order_of(&st, SELLER, O1)["packages"][0]["shippingService"], "宅急便");
-        assert_eq!(order_of(&st, SELLER, O2)["packages"][0]["carrier"], "Müller Transporte");
+        assert_eq!(
+            order_of(&st, SELLER, O1)["packages"][0]["carrier"],
+            "ヤマト運輸"
+        );
+        assert_eq!(
+            order_of(&st, SELLER, O1)["packages"][0]["shippingService"],
+            "宅急便"
+        );
+        assert_eq!(
+            order_of(&st, SELLER, O2)["packages"][0]["carrier"],
+            "Müller Transporte"
+        );
     }
 
     #[test]
@@ -1243,9 +1478,15 @@ mod tests {
     #[test]
     fn tracking_number_null_clears_a_previous_upload() {
         let mut st = world();
-        run(&mut st, &[&format!("{O2}\t{A}\t1\t2026-11-20\tUPS\t\t1ZWRONG\tGround")]);
+        run(
+            &mut st,
+            &[&format!("{O2}\t{A}\t1\t2026-11-20\tUPS\t\t1ZWRONG\tGround")],
+        );
 
-        let (_, report) = run(&mut st, &[&format!("{O2}\t{A}\t1\t2026-11-20\tUPS\t\tNULL\tGround")]);
+        let (_, report) = run(
+            &mut st,
+            &[&format!("{O2}\t{A}\t1\t2026-11-20\tUPS\t\tNULL\tGround")],
+        );
 
         let o = order_of(&st, SELLER, O2);
         assert_eq!(counts(&report), (1, 1), "{report}");

@@ -43,6 +43,7 @@
 //!
 //! | Code | Source | Meaning |
 //! |---|---|---|
+//! | `4002000` | simulator | scripted FATAL outcome (control API `/_sim/feeds/next-outcome`) |
 //! | `4002001` | Amazon | the feed cannot be parsed (not UTF-8 / not JSON) |
 //! | `4002005` | Amazon | a required feed-level attribute is missing (`header`, `messages`, `header.sellerId`, `header.version`, `header.report.*`) |
 //! | `4002006` | Amazon | a feed-level attribute does not match the required value (`header.version`, types, enums) |
@@ -173,14 +174,14 @@ impl Checker<'_> {
         if non_empty && s.is_empty() {
             self.push(ptr, "minLength", "must not be empty".to_string());
         }
-        if let Some(allowed) = allowed {
-            if !allowed.contains(&s) {
-                self.push(
-                    ptr,
-                    "enum",
-                    format!("'{s}' is not one of {}", allowed.join(", ")),
-                );
-            }
+        if let Some(allowed) = allowed
+            && !allowed.contains(&s)
+        {
+            self.push(
+                ptr,
+                "enum",
+                format!("'{s}' is not one of {}", allowed.join(", ")),
+            );
         }
     }
 }
@@ -204,7 +205,8 @@ fn is_integer(v: &Value) -> bool {
         Value::Number(n) => {
             n.is_i64()
                 || n.is_u64()
-                || n.as_f64().is_some_and(|f| f.is_finite() && f.fract() == 0.0)
+                || n.as_f64()
+                    .is_some_and(|f| f.is_finite() && f.fract() == 0.0)
         }
         _ => false,
     }
@@ -215,11 +217,8 @@ fn as_integer(v: &Value) -> Option<i64> {
     if !is_integer(v) {
         return None;
     }
-    v.as_i64().or_else(|| {
-        v.as_f64()
-            .filter(|f| f.abs() < 9.0e18)
-            .map(|f| f as i64)
-    })
+    v.as_i64()
+        .or_else(|| v.as_f64().filter(|f| f.abs() < 9.0e18).map(|f| f as i64))
 }
 
 fn scope_of(index: usize, msg: &Value) -> Scope {
@@ -308,9 +307,7 @@ pub fn validate_document(doc: &Value) -> Vec<Violation> {
 /// Whether `doc` is valid against `listings-feed-schema-v2.json` (duplicate message ids are
 /// not a schema rule and do not count).
 pub fn document_is_valid(doc: &Value) -> bool {
-    validate_document(doc)
-        .iter()
-        .all(|v| !v.is_schema_rule())
+    validate_document(doc).iter().all(|v| !v.is_schema_rule())
 }
 
 /// Checks one message against the standalone `listings-feed-message-schema-v2.json` (which,
@@ -750,7 +747,12 @@ pub fn process(
         .map(document_issue)
         .collect();
     if !doc_issues.is_empty() {
-        return fatal(header_seller, feed_id, &doc_issues, "document-level violation");
+        return fatal(
+            header_seller,
+            feed_id,
+            &doc_issues,
+            "document-level violation",
+        );
     }
     if header_seller != seller_id {
         let issue = Issue::feed(
@@ -812,7 +814,10 @@ pub fn process(
             for v in vs.iter().filter(|v| !v.is_schema_rule()) {
                 issues.push(Issue {
                     code: "4002009",
-                    message: format!("{}: the messageId must be unique within the feed.", v.message),
+                    message: format!(
+                        "{}: the messageId must be unique within the feed.",
+                        v.message
+                    ),
                     ..base.clone()
                 });
             }
@@ -820,17 +825,8 @@ pub fn process(
         }
         let Some(m) = msg.as_object() else { continue };
         let Some(sku) = sku else { continue };
-        let outcome = apply_message(
-            &mut seller.listings,
-            rng,
-            &marketplace,
-            &sku,
-            m,
-            now,
-        );
-        let has_error = outcome
-            .iter()
-            .any(|i| i.severity == Severity::Error);
+        let outcome = apply_message(&mut seller.listings, rng, &marketplace, &sku, m, now);
+        let has_error = outcome.iter().any(|i| i.severity == Severity::Error);
         for mut i in outcome {
             i.message_id = message_id;
             i.sku = Some(sku.clone());
@@ -931,7 +927,8 @@ fn listing_item(l: &ListingSpec, included: &[&str]) -> Value {
 }
 
 fn attributes_of(l: &ListingSpec, currency: &str) -> Value {
-    let mut fa = json!({ "fulfillment_channel_code": l.fulfillment_channel, "quantity": l.quantity });
+    let mut fa =
+        json!({ "fulfillment_channel_code": l.fulfillment_channel, "quantity": l.quantity });
     if let Some(d) = l.lead_time_days {
         fa["lead_time_to_ship_max_days"] = json!(d);
     }
@@ -1008,10 +1005,7 @@ fn apply_message(
     now: OffsetDateTime,
 ) -> Vec<Issue> {
     let key = (marketplace.to_string(), sku.to_string());
-    let op = m
-        .get("operationType")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let op = m.get("operationType").and_then(Value::as_str).unwrap_or("");
     let not_found = || {
         vec![message_error(
             "4000001",
@@ -1155,7 +1149,10 @@ fn apply_attributes(
         return errors;
     };
     for (name, value) in attrs {
-        let is_offer = matches!(name.as_str(), "fulfillment_availability" | "purchasable_offer");
+        let is_offer = matches!(
+            name.as_str(),
+            "fulfillment_availability" | "purchasable_offer"
+        );
         // LISTING_PRODUCT_ONLY carries product facts only, LISTING_OFFER_ONLY sales terms only
         // (schema description of `requirements`): the other kind is not applied.
         if (is_offer && requirements == "LISTING_PRODUCT_ONLY")
@@ -1198,7 +1195,10 @@ fn apply_patch(l: &mut ListingSpec, patch: &Value, marketplace: &str) -> Result<
 }
 
 /// The objects of an attribute value (attributes are arrays of objects).
-fn entries<'a>(value: Option<&'a Value>, name: &str) -> Result<Vec<&'a Map<String, Value>>, AttrError> {
+fn entries<'a>(
+    value: Option<&'a Value>,
+    name: &str,
+) -> Result<Vec<&'a Map<String, Value>>, AttrError> {
     let invalid = || {
         AttrError::new(
             "4000003",
@@ -1207,7 +1207,9 @@ fn entries<'a>(value: Option<&'a Value>, name: &str) -> Result<Vec<&'a Map<Strin
         )
     };
     let arr = value.and_then(Value::as_array).ok_or_else(invalid)?;
-    arr.iter().map(|v| v.as_object().ok_or_else(invalid)).collect()
+    arr.iter()
+        .map(|v| v.as_object().ok_or_else(invalid))
+        .collect()
 }
 
 fn non_negative_int(
@@ -1367,3 +1369,644 @@ fn price_string(number: &str, currency: Option<&str>) -> Option<String> {
     })
 }
 
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::feeds::testkit::*;
+
+    fn doc(messages: Value) -> Value {
+        json!({ "header": { "sellerId": SELLER, "version": "2.0", "issueLocale": "en_US" }, "messages": messages })
+    }
+
+    fn patch(id: i64, sku: &str, op: &str, path: &str, value: Value) -> Value {
+        json!({ "messageId": id, "sku": sku, "operationType": "PATCH", "productType": "PRODUCT",
+                "patches": [{ "op": op, "path": path, "value": value }] })
+    }
+
+    fn run(st: &mut State, d: &Value) -> (Processing, Value) {
+        let p = process(
+            st,
+            SELLER,
+            "50000000123",
+            &[US.to_string()],
+            d.to_string().as_bytes(),
+            start(),
+        );
+        let report: Value = serde_json::from_slice(&p.report).unwrap();
+        assert_report_shape(&report);
+        (p, report)
+    }
+
+    fn listing(st: &State, sku: &str) -> Option<ListingSpec> {
+        st.sellers[SELLER]
+            .listings
+            .get(&(US.to_string(), sku.to_string()))
+            .cloned()
+    }
+
+    /// The rules of listings-feed-processing-report-schema-v2.json, checked by hand.
+    fn assert_report_shape(r: &Value) {
+        let h = &r["header"];
+        assert!(h["sellerId"].is_string() && h["feedId"].is_string(), "{r}");
+        assert_eq!(h["version"], "2.0");
+        for issue in r["issues"].as_array().expect("issues array") {
+            let o = issue.as_object().unwrap();
+            assert!(
+                o.keys().all(|k| [
+                    "messageId",
+                    "sku",
+                    "code",
+                    "severity",
+                    "message",
+                    "attributeName"
+                ]
+                .contains(&k.as_str())),
+                "{issue}"
+            );
+            assert!(["ERROR", "WARNING", "INFO"].contains(&issue["severity"].as_str().unwrap()));
+            assert!(!issue["message"].as_str().unwrap().is_empty());
+            if let Some(id) = o.get("messageId") {
+                assert!(id.as_i64().unwrap() >= 1);
+            }
+            for k in ["sku", "code"] {
+                if let Some(v) = o.get(k) {
+                    assert!(!v.as_str().unwrap().is_empty());
+                }
+            }
+        }
+        for k in [
+            "errors",
+            "warnings",
+            "messagesProcessed",
+            "messagesAccepted",
+            "messagesInvalid",
+        ] {
+            assert!(r["summary"][k].as_u64().is_some(), "summary.{k}: {r}");
+        }
+        if let Some(items) = r.get("items") {
+            assert!(
+                items
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|i| i.as_object().is_some_and(|o| !o.is_empty()))
+            );
+            for k in ["items", "errors", "warnings"] {
+                assert!(r["summary"]["itemSummary"][k].as_u64().is_some());
+            }
+        }
+    }
+
+    #[test]
+    fn amazons_example_feed_is_valid() {
+        let d = json!({
+            "header": { "sellerId": "AXXXXXXXXXXXX", "version": "2.0", "issueLocale": "en_US",
+                        "report": { "includedData": ["summaries", "issues"], "apiVersion": "2021-08-01" } },
+            "messages": [
+                { "messageId": 1, "sku": "A", "operationType": "DELETE" },
+                { "messageId": 2, "sku": "B", "operationType": "PARTIAL_UPDATE", "productType": "LUGGAGE",
+                  "attributes": { "fulfillment_availability": [{ "fulfillment_channel_code": "DEFAULT", "quantity": 10 }] } },
+                { "messageId": 3, "sku": "C", "operationType": "UPDATE", "productType": "LUGGAGE", "requirements": "LISTING",
+                  "attributes": { "item_name": [{ "value": "My Title" }] } },
+                { "messageId": 4, "sku": "D", "operationType": "PATCH", "productType": "LUGGAGE",
+                  "patches": [{ "op": "merge", "path": "/attributes/fulfillment_availability",
+                                "value": [{ "fulfillment_channel_code": "DEFAULT", "quantity": 10 }] }] },
+            ],
+        });
+
+        assert!(document_is_valid(&d));
+        assert!(validate_document(&d).is_empty());
+    }
+
+    #[test]
+    fn message_rules_match_the_message_schema() {
+        let base = || {
+            json!({ "messageId": 1, "sku": "S", "operationType": "PATCH", "productType": "P",
+                              "patches": [{ "op": "replace", "path": "/attributes/x", "value": [{}] }] })
+        };
+        let with = |k: &str, v: Value| {
+            let mut m = base();
+            m[k] = v;
+            m
+        };
+        let without = |k: &str| {
+            let mut m = base();
+            m.as_object_mut().unwrap().remove(k);
+            m
+        };
+        let valid = vec![
+            base(),
+            json!({ "messageId": 7, "sku": "S", "operationType": "DELETE" }),
+            json!({ "messageId": 7, "sku": "S", "operationType": "DELETE", "extra": true }),
+            with("messageId", json!(1.0)),
+            with("messageId", json!(3_000_000_000u64)),
+            with(
+                "patches",
+                json!([{ "op": "delete", "path": "/attributes/x" }]),
+            ),
+            with(
+                "patches",
+                json!([{ "op": "add", "path": "not a pointer", "value": [] }]),
+            ),
+            json!({ "messageId": 1, "sku": "S", "operationType": "UPDATE", "productType": "P", "requirements": "LISTING_OFFER_ONLY", "attributes": { "a": 1 } }),
+            json!({ "messageId": 1, "sku": "S", "operationType": "PARTIAL_UPDATE", "productType": "P", "attributes": { "a": [] } }),
+        ];
+        let invalid = vec![
+            json!([]),
+            without("messageId"),
+            without("sku"),
+            without("operationType"),
+            with("messageId", json!(0)),
+            with("messageId", json!("1")),
+            with("messageId", json!(1.5)),
+            with("sku", json!("")),
+            with("sku", json!(5)),
+            with("operationType", json!("CREATE")),
+            with("productType", json!("")),
+            with("requirements", json!("LISTING")),
+            with("attributes", json!({ "a": 1 })),
+            without("patches"),
+            without("productType"),
+            with("patches", json!([])),
+            with("patches", json!({})),
+            with("patches", json!(["x"])),
+            with(
+                "patches",
+                json!([{ "op": "remove", "path": "/attributes/x" }]),
+            ),
+            with("patches", json!([{ "op": "add" }])),
+            with("patches", json!([{ "path": "/attributes/x" }])),
+            with("patches", json!([{ "op": "add", "path": 5 }])),
+            with(
+                "patches",
+                json!([{ "op": "add", "path": "/a", "value": {} }]),
+            ),
+            with(
+                "patches",
+                json!([{ "op": "add", "path": "/a", "value": [1] }]),
+            ),
+            json!({ "messageId": 1, "sku": "S", "operationType": "UPDATE", "attributes": { "a": 1 } }),
+            json!({ "messageId": 1, "sku": "S", "operationType": "UPDATE", "productType": "P" }),
+            json!({ "messageId": 1, "sku": "S", "operationType": "UPDATE", "productType": "P", "attributes": {} }),
+            json!({ "messageId": 1, "sku": "S", "operationType": "UPDATE", "productType": "P", "attributes": [] }),
+            json!({ "messageId": 1, "sku": "S", "operationType": "UPDATE", "productType": "P", "attributes": { "a": 1 }, "patches": [{ "op": "add", "path": "/a" }] }),
+            json!({ "messageId": 1, "sku": "S", "operationType": "UPDATE", "productType": "P", "attributes": { "a": 1 }, "requirements": "ALL" }),
+            json!({ "messageId": 1, "sku": "S", "operationType": "PARTIAL_UPDATE", "productType": "P", "attributes": { "a": 1 }, "requirements": "LISTING" }),
+            json!({ "messageId": 1, "sku": "S", "operationType": "PARTIAL_UPDATE", "attributes": { "a": 1 } }),
+            json!({ "messageId": 1, "sku": "S", "operationType": "DELETE", "productType": "P" }),
+            json!({ "messageId": 1, "sku": "S", "operationType": "DELETE", "requirements": "LISTING" }),
+            json!({ "messageId": 1, "sku": "S", "operationType": "DELETE", "attributes": { "a": 1 } }),
+            json!({ "messageId": 1, "sku": "S", "operationType": "DELETE", "patches": [{ "op": "add", "path": "/a" }] }),
+        ];
+
+        for m in &valid {
+            assert!(
+                message_is_valid(m),
+                "should be valid: {m} {:?}",
+                validate_message(m)
+            );
+        }
+        for m in &invalid {
+            assert!(!message_is_valid(m), "should be invalid: {m}");
+        }
+    }
+
+    #[test]
+    fn document_rules_match_the_feed_schema() {
+        let ok_msg = json!({ "messageId": 1, "sku": "S", "operationType": "DELETE" });
+        let header = |h: Value| json!({ "header": h, "messages": [ok_msg] });
+        let many: Vec<Value> = (1..=25_001)
+            .map(|i| json!({ "messageId": i, "sku": "S", "operationType": "DELETE" }))
+            .collect();
+        let invalid = vec![
+            json!("feed"),
+            json!({ "messages": [ok_msg] }),
+            json!({ "header": { "sellerId": "S", "version": "2.0" } }),
+            json!({ "header": { "sellerId": "S", "version": "2.0" }, "messages": [] }),
+            json!({ "header": { "sellerId": "S", "version": "2.0" }, "messages": {} }),
+            json!({ "header": { "sellerId": "S", "version": "2.0" }, "messages": many }),
+            json!({ "header": { "sellerId": "S", "version": "2.0" }, "messages": [{ "messageId": 2_147_483_648u64, "sku": "S", "operationType": "DELETE" }] }),
+            header(json!([])),
+            header(json!({ "version": "2.0" })),
+            header(json!({ "sellerId": "S" })),
+            header(json!({ "sellerId": 1, "version": "2.0" })),
+            header(json!({ "sellerId": "S", "version": "1.0" })),
+            header(json!({ "sellerId": "S", "version": 2.0 })),
+            header(json!({ "sellerId": "S", "version": "2.0", "issueLocale": 1 })),
+            header(
+                json!({ "sellerId": "S", "version": "2.0", "report": { "includedData": [], "apiVersion": "2021-08-01" } }),
+            ),
+            header(
+                json!({ "sellerId": "S", "version": "2.0", "report": { "includedData": ["everything"], "apiVersion": "2021-08-01" } }),
+            ),
+            header(
+                json!({ "sellerId": "S", "version": "2.0", "report": { "includedData": ["issues"] } }),
+            ),
+            header(
+                json!({ "sellerId": "S", "version": "2.0", "report": { "includedData": ["issues"], "apiVersion": "2020-09-01" } }),
+            ),
+        ];
+        let valid = vec![
+            header(json!({ "sellerId": "S", "version": "2.0", "anything": 1 })),
+            json!({ "header": { "sellerId": "", "version": "2.0" }, "messages": [ok_msg], "extra": [] }),
+            json!({ "header": { "sellerId": "S", "version": "2.0" }, "messages": [{ "messageId": 2_147_483_647u64, "sku": "S", "operationType": "DELETE" }] }),
+        ];
+
+        for d in &invalid {
+            assert!(
+                !document_is_valid(d),
+                "should be invalid: {}",
+                d.to_string().chars().take(200).collect::<String>()
+            );
+        }
+        for d in &valid {
+            assert!(
+                document_is_valid(d),
+                "should be valid: {d} {:?}",
+                validate_document(d)
+            );
+        }
+    }
+
+    #[test]
+    fn duplicate_message_ids_are_reported_but_are_not_a_schema_rule() {
+        let d = doc(json!([
+            { "messageId": 1, "sku": "SKU-1", "operationType": "DELETE" },
+            { "messageId": 1, "sku": "SKU-2", "operationType": "DELETE" },
+        ]));
+        let mut st = state();
+
+        let violations = validate_document(&d);
+        let (_, report) = run(&mut st, &d);
+
+        assert!(document_is_valid(&d));
+        assert_eq!(violations.len(), 1);
+        assert_eq!(violations[0].keyword, UNIQUE_MESSAGE_ID);
+        assert_eq!(report["issues"][0]["code"], "4002009");
+        assert_eq!(report["issues"][0]["sku"], "SKU-2");
+        assert!(listing(&st, "SKU-1").is_none());
+        assert!(listing(&st, "SKU-2").is_some());
+    }
+
+    #[test]
+    fn patch_sets_quantity_lead_time_and_price() {
+        let mut st = state();
+        let d = doc(json!([
+            patch(
+                1,
+                "SKU-1",
+                "replace",
+                "/attributes/fulfillment_availability",
+                json!([{ "fulfillment_channel_code": "DEFAULT", "quantity": 11, "lead_time_to_ship_max_days": 4 }])
+            ),
+            patch(
+                2,
+                "SKU-1",
+                "replace",
+                "/attributes/purchasable_offer",
+                json!([{ "marketplace_id": US, "currency": "USD", "audience": "ALL",
+                           "our_price": [{ "schedule": [{ "value_with_tax": 19.9 }] }] }])
+            ),
+        ]));
+
+        let (p, report) = run(&mut st, &d);
+
+        let l = listing(&st, "SKU-1").unwrap();
+        assert_eq!((l.quantity, l.lead_time_days), (11, Some(4)));
+        assert_eq!(l.price.as_deref(), Some("19.90"));
+        assert_eq!(l.currency.as_deref(), Some("USD"));
+        assert_eq!(
+            report["summary"],
+            json!({ "errors": 0, "warnings": 0, "messagesProcessed": 2, "messagesAccepted": 2, "messagesInvalid": 0 })
+        );
+        assert_eq!(report["issues"], json!([]));
+        assert_eq!(
+            report["header"],
+            json!({ "sellerId": SELLER, "version": "2.0", "feedId": "50000000123" })
+        );
+        assert_eq!(p.effects["listingsChanged"], json!(["SKU-1"]));
+        assert!(!p.fatal);
+        assert_eq!(p.report_content_type, "application/json");
+    }
+
+    #[test]
+    fn merge_keeps_what_it_does_not_mention_and_replace_drops_it() {
+        let mut st = state();
+        let fa = "/attributes/fulfillment_availability";
+
+        run(
+            &mut st,
+            &doc(json!([patch(
+                1,
+                "SKU-1",
+                "merge",
+                fa,
+                json!([{ "fulfillment_channel_code": "DEFAULT", "quantity": 5 }])
+            )])),
+        );
+        let merged = listing(&st, "SKU-1").unwrap();
+        run(
+            &mut st,
+            &doc(json!([patch(
+                1,
+                "SKU-1",
+                "replace",
+                fa,
+                json!([{ "fulfillment_channel_code": "DEFAULT", "quantity": 6 }])
+            )])),
+        );
+        let replaced = listing(&st, "SKU-1").unwrap();
+        run(
+            &mut st,
+            &doc(
+                json!([{ "messageId": 1, "sku": "SKU-1", "operationType": "PATCH", "productType": "PRODUCT",
+                                     "patches": [{ "op": "delete", "path": "/attributes/purchasable_offer" }] }]),
+            ),
+        );
+
+        assert_eq!((merged.quantity, merged.lead_time_days), (5, Some(2)));
+        assert_eq!((replaced.quantity, replaced.lead_time_days), (6, None));
+        assert_eq!(listing(&st, "SKU-1").unwrap().price, None);
+    }
+
+    #[test]
+    fn delete_removes_the_listing_and_unknown_delete_is_a_warning() {
+        let mut st = state();
+
+        let (_, report) = run(
+            &mut st,
+            &doc(json!([
+                { "messageId": 1, "sku": "SKU-2", "operationType": "DELETE" },
+                { "messageId": 2, "sku": "NOPE", "operationType": "DELETE" },
+            ])),
+        );
+
+        assert!(listing(&st, "SKU-2").is_none());
+        assert_eq!(report["summary"]["messagesAccepted"], 2);
+        assert_eq!(report["summary"]["warnings"], 1);
+        assert_eq!(report["issues"][0]["severity"], "WARNING");
+        assert_eq!(report["issues"][0]["messageId"], 2);
+    }
+
+    #[test]
+    fn patch_of_an_unknown_sku_is_an_error_issue() {
+        let mut st = state();
+
+        let (p, report) = run(
+            &mut st,
+            &doc(json!([patch(
+                3,
+                "NOPE",
+                "replace",
+                "/attributes/fulfillment_availability",
+                json!([{ "fulfillment_channel_code": "DEFAULT", "quantity": 1 }])
+            ),])),
+        );
+
+        let issue = &report["issues"][0];
+        assert_eq!(
+            (
+                issue["messageId"].clone(),
+                issue["sku"].clone(),
+                issue["code"].clone(),
+                issue["severity"].clone()
+            ),
+            (json!(3), json!("NOPE"), json!("4000001"), json!("ERROR"))
+        );
+        assert_eq!(report["summary"]["messagesInvalid"], 1);
+        assert!(listing(&st, "NOPE").is_none());
+        assert_eq!(p.effects["listingsChanged"], json!([]));
+    }
+
+    #[test]
+    fn unusable_values_and_paths_reject_the_whole_message() {
+        let mut st = state();
+        let fa = "/attributes/fulfillment_availability";
+
+        let (_, report) = run(
+            &mut st,
+            &doc(json!([
+                { "messageId": 1, "sku": "SKU-1", "operationType": "PATCH", "productType": "PRODUCT", "patches": [
+                    { "op": "replace", "path": fa, "value": [{ "fulfillment_channel_code": "DEFAULT", "quantity": 99 }] },
+                    { "op": "replace", "path": fa, "value": [{ "fulfillment_channel_code": "DEFAULT", "quantity": -1 }] },
+                ] },
+                patch(2, "SKU-1", "replace", "/summaries/0", json!([{}])),
+                { "messageId": 3, "sku": "SKU-1", "operationType": "PATCH", "productType": "PRODUCT", "patches": [{ "op": "replace", "path": fa }] },
+                patch(4, "SKU-1", "replace", "/attributes/purchasable_offer", json!([{ "our_price": [{ "schedule": [{ "value_with_tax": "cheap" }] }] }])),
+                patch(5, "SKU-1", "merge", fa, json!([{ "quantity": 1 }])),
+            ])),
+        );
+
+        let codes: Vec<&str> = report["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["code"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            codes,
+            vec!["4000003", "4000002", "4000004", "4000003", "4000003"]
+        );
+        assert_eq!(
+            report["issues"][0]["attributeName"],
+            "fulfillment_availability.quantity"
+        );
+        assert_eq!(report["summary"]["messagesInvalid"], 5);
+        assert_eq!(listing(&st, "SKU-1").unwrap().quantity, 7);
+    }
+
+    #[test]
+    fn update_creates_a_new_listing_and_replaces_the_offer_of_an_existing_one() {
+        let mut st = state();
+        let (_, report) = run(
+            &mut st,
+            &doc(json!([
+                { "messageId": 1, "sku": "NEW-1", "operationType": "UPDATE", "productType": "HOME",
+                  "attributes": { "item_name": [{ "value": "Teapot", "marketplace_id": US }],
+                                  "merchant_suggested_asin": [{ "value": "B0TEAPOT01" }],
+                                  "fulfillment_availability": [{ "fulfillment_channel_code": "DEFAULT", "quantity": 2 }],
+                                  "color": [{ "value": "red" }] } },
+                { "messageId": 2, "sku": "SKU-1", "operationType": "UPDATE", "productType": "PRODUCT",
+                  "attributes": { "fulfillment_availability": [{ "fulfillment_channel_code": "DEFAULT", "quantity": 1 }] } },
+                { "messageId": 3, "sku": "NEW-2", "operationType": "UPDATE", "productType": "HOME",
+                  "attributes": { "fulfillment_availability": [{ "fulfillment_channel_code": "DEFAULT", "quantity": 2 }] } },
+            ])),
+        );
+
+        let new = listing(&st, "NEW-1").unwrap();
+        assert_eq!(
+            (
+                new.title.as_str(),
+                new.asin.as_str(),
+                new.product_type.as_str(),
+                new.quantity
+            ),
+            ("Teapot", "B0TEAPOT01", "HOME", 2)
+        );
+        assert_eq!(new.open_date, Some(start()));
+        let existing = listing(&st, "SKU-1").unwrap();
+        assert_eq!(
+            (
+                existing.quantity,
+                existing.price.clone(),
+                existing.title.as_str()
+            ),
+            (1, None, "Mug")
+        );
+        assert_eq!(report["issues"][0]["code"], "90220");
+        assert_eq!(report["issues"][0]["messageId"], 3);
+        assert!(listing(&st, "NEW-2").is_none());
+    }
+
+    #[test]
+    fn partial_update_replaces_only_the_given_attributes() {
+        let mut st = state();
+
+        run(
+            &mut st,
+            &doc(json!([
+                { "messageId": 1, "sku": "SKU-1", "operationType": "PARTIAL_UPDATE", "productType": "PRODUCT",
+                  "attributes": { "purchasable_offer": [{ "marketplace_id": US, "currency": "USD", "audience": "ALL",
+                                                           "our_price": [{ "schedule": [{ "value_with_tax": 30 }] }] }] } },
+            ])),
+        );
+
+        let l = listing(&st, "SKU-1").unwrap();
+        assert_eq!(
+            (l.price.as_deref(), l.quantity, l.lead_time_days),
+            (Some("30.00"), 7, Some(2))
+        );
+    }
+
+    #[test]
+    fn schema_invalid_message_is_rejected_and_its_siblings_applied() {
+        let mut st = state();
+
+        let (_, report) = run(
+            &mut st,
+            &doc(json!([
+                { "messageId": 1, "sku": "SKU-1", "operationType": "PATCH", "productType": "PRODUCT", "attributes": { "a": 1 } },
+                patch(2, "SKU-2", "replace", "/attributes/fulfillment_availability", json!([{ "fulfillment_channel_code": "DEFAULT", "quantity": 0 }])),
+            ])),
+        );
+
+        assert_eq!(report["issues"].as_array().unwrap().len(), 1);
+        assert_eq!(report["issues"][0]["code"], "4002008");
+        assert_eq!(report["issues"][0]["messageId"], 1);
+        assert!(
+            report["issues"][0]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(
+                    "The provided message did not meet the schema validation requirements"
+                )
+        );
+        assert_eq!(
+            report["summary"],
+            json!({ "errors": 1, "warnings": 0, "messagesProcessed": 2, "messagesAccepted": 1, "messagesInvalid": 1 })
+        );
+        assert_eq!(listing(&st, "SKU-2").unwrap().quantity, 0);
+        assert_eq!(listing(&st, "SKU-1").unwrap().quantity, 7);
+    }
+
+    #[test]
+    fn document_level_problems_end_the_feed_fatal_with_nothing_applied() {
+        let good = patch(
+            1,
+            "SKU-1",
+            "replace",
+            "/attributes/fulfillment_availability",
+            json!([{ "fulfillment_channel_code": "DEFAULT", "quantity": 1 }]),
+        );
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (b"{not json".to_vec(), "4002001"),
+            (b"\xff\xfe".to_vec(), "4002001"),
+            (
+                json!({ "messages": [good] }).to_string().into_bytes(),
+                "4002005",
+            ),
+            (
+                json!({ "header": { "sellerId": SELLER, "version": "1.0" }, "messages": [good] })
+                    .to_string()
+                    .into_bytes(),
+                "4002006",
+            ),
+            (
+                json!({ "header": { "sellerId": SELLER, "version": "2.0" }, "messages": [] })
+                    .to_string()
+                    .into_bytes(),
+                "4002007",
+            ),
+            (
+                json!({ "header": { "sellerId": OTHER, "version": "2.0" }, "messages": [good] })
+                    .to_string()
+                    .into_bytes(),
+                "4002010",
+            ),
+        ];
+        for (bytes, code) in cases {
+            let mut st = state();
+
+            let p = process(
+                &mut st,
+                SELLER,
+                "50000000123",
+                &[US.to_string()],
+                &bytes,
+                start(),
+            );
+
+            let report: Value = serde_json::from_slice(&p.report).unwrap();
+            assert_report_shape(&report);
+            assert!(p.fatal, "{code}");
+            assert_eq!(report["issues"][0]["code"], code, "{report}");
+            assert!(report["issues"][0].get("messageId").is_none());
+            assert_eq!(report["summary"]["messagesProcessed"], 0);
+            assert_eq!(report["summary"]["errors"], 1);
+            assert_eq!(listing(&st, "SKU-1").unwrap().quantity, 7, "{code}");
+        }
+    }
+
+    #[test]
+    fn included_data_adds_the_resulting_items_to_the_report() {
+        let mut st = state();
+        let mut d = doc(json!([patch(
+            1,
+            "SKU-1",
+            "replace",
+            "/attributes/fulfillment_availability",
+            json!([{ "fulfillment_channel_code": "DEFAULT", "quantity": 3 }])
+        )]));
+        d["header"]["report"] = json!({ "includedData": ["summaries", "offers", "fulfillmentAvailability"], "apiVersion": "2021-08-01" });
+
+        let (_, report) = run(&mut st, &d);
+
+        let item = &report["items"][0];
+        assert_eq!(report["header"]["report"]["apiVersion"], "2021-08-01");
+        assert_eq!(item["sku"], "SKU-1");
+        assert_eq!(item["summaries"][0]["asin"], "B000000001");
+        assert_eq!(
+            item["fulfillmentAvailability"][0],
+            json!({ "fulfillmentChannelCode": "DEFAULT", "quantity": 3 })
+        );
+        assert_eq!(
+            item["offers"][0]["price"],
+            json!({ "currencyCode": "USD", "amount": "12.50" })
+        );
+        assert_eq!(report["summary"]["itemSummary"]["items"], 1);
+    }
+
+    #[test]
+    fn scripted_fatal_report_has_one_feed_level_issue() {
+        let report: Value =
+            serde_json::from_slice(&fatal_report(SELLER, "9", "4002000", "boom")).unwrap();
+
+        assert_report_shape(&report);
+        assert_eq!(
+            report["issues"],
+            json!([{ "code": "4002000", "severity": "ERROR", "message": "boom" }])
+        );
+    }
+}

@@ -127,8 +127,14 @@ pub fn validate_scenario_order(order: &Value) -> Result<String, String> {
     for (i, item) in items.iter().enumerate() {
         let at = format!("orderItems[{i}].");
         need_str(item, "orderItemId", &at)?;
-        if item.get("quantityOrdered").and_then(Value::as_u64).is_none() {
-            return Err(format!("{at}quantityOrdered must be a non-negative integer"));
+        if item
+            .get("quantityOrdered")
+            .and_then(Value::as_u64)
+            .is_none()
+        {
+            return Err(format!(
+                "{at}quantityOrdered must be a non-negative integer"
+            ));
         }
         if !item.get("product").is_some_and(Value::is_object) {
             return Err(format!("{at}product is required (an object)"));
@@ -185,46 +191,46 @@ pub fn project_order(order: &Value, included: &[String], now: OffsetDateTime) ->
     ] {
         copy(src, &mut out, key);
     }
-    if wants("BUYER") {
-        if let Some(mut buyer) = src.get("buyer").cloned() {
-            if pii_hidden {
-                remove_path(&mut buyer, &["buyerName"]);
-                remove_path(&mut buyer, &["buyerEmail"]);
-            }
-            if by_amazon {
-                remove_path(&mut buyer, &["buyerEmail"]);
-            }
-            if buyer.as_object().is_some_and(|o| !o.is_empty()) {
-                out.insert("buyer".into(), buyer);
-            }
+    if wants("BUYER")
+        && let Some(mut buyer) = src.get("buyer").cloned()
+    {
+        if pii_hidden {
+            remove_path(&mut buyer, &["buyerName"]);
+            remove_path(&mut buyer, &["buyerEmail"]);
+        }
+        if by_amazon {
+            remove_path(&mut buyer, &["buyerEmail"]);
+        }
+        if buyer.as_object().is_some_and(|o| !o.is_empty()) {
+            out.insert("buyer".into(), buyer);
         }
     }
-    if wants("RECIPIENT") {
-        if let Some(mut recipient) = src.get("recipient").cloned() {
-            if pii_hidden {
-                for key in [
-                    "name",
-                    "addressLine1",
-                    "addressLine2",
-                    "addressLine3",
-                    "postalCode",
-                    "phone",
-                    "extendedFields",
-                ] {
-                    remove_path(&mut recipient, &["deliveryAddress", key]);
-                }
+    if wants("RECIPIENT")
+        && let Some(mut recipient) = src.get("recipient").cloned()
+    {
+        if pii_hidden {
+            for key in [
+                "name",
+                "addressLine1",
+                "addressLine2",
+                "addressLine3",
+                "postalCode",
+                "phone",
+                "extendedFields",
+            ] {
+                remove_path(&mut recipient, &["deliveryAddress", key]);
             }
-            let delivered_long_ago = status == "SHIPPED"
-                && order
-                    .pointer("/fulfillment/deliverByWindow/latestDateTime")
-                    .and_then(Value::as_str)
-                    .and_then(parse_datetime)
-                    .is_some_and(|latest| now > latest);
-            if by_amazon || delivered_long_ago {
-                remove_path(&mut recipient, &["deliveryAddress", "phone"]);
-            }
-            out.insert("recipient".into(), recipient);
         }
+        let delivered_long_ago = status == "SHIPPED"
+            && order
+                .pointer("/fulfillment/deliverByWindow/latestDateTime")
+                .and_then(Value::as_str)
+                .and_then(parse_datetime)
+                .is_some_and(|latest| now > latest);
+        if by_amazon || delivered_long_ago {
+            remove_path(&mut recipient, &["deliveryAddress", "phone"]);
+        }
+        out.insert("recipient".into(), recipient);
     }
     if wants("PROCEEDS") && !pending {
         copy(src, &mut out, "proceeds");
@@ -275,7 +281,10 @@ pub fn project_order(order: &Value, included: &[String], now: OffsetDateTime) ->
             }
             if pii_hidden {
                 remove_path(&mut v, &["product", "customization", "customizedUrl"]);
-                remove_path(&mut v, &["fulfillment", "packing", "giftOption", "giftMessage"]);
+                remove_path(
+                    &mut v,
+                    &["fulfillment", "packing", "giftOption", "giftMessage"],
+                );
             }
             v
         })
@@ -384,28 +393,40 @@ fn parse_search(
     let created_before = q.datetime("createdBefore")?;
     let updated_after = q.datetime("lastUpdatedAfter")?;
     let updated_before = q.datetime("lastUpdatedBefore")?;
-    let (by_created, after, before, before_name, after_name) =
-        match (created_after, updated_after) {
-            (Some(_), Some(_)) | (None, None) => {
-                return Err("Exactly one of createdAfter and lastUpdatedAfter must be provided.".into());
+    let (by_created, after, before, before_name, after_name) = match (created_after, updated_after)
+    {
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(
+                "Exactly one of createdAfter and lastUpdatedAfter must be provided.".into(),
+            );
+        }
+        (Some(a), None) => {
+            if updated_before.is_some() {
+                return Err("lastUpdatedBefore cannot be provided with createdAfter.".into());
             }
-            (Some(a), None) => {
-                if updated_before.is_some() {
-                    return Err("lastUpdatedBefore cannot be provided with createdAfter.".into());
-                }
-                (true, a, created_before, "createdBefore", "createdAfter")
+            (true, a, created_before, "createdBefore", "createdAfter")
+        }
+        (None, Some(a)) => {
+            if created_before.is_some() {
+                return Err("createdBefore cannot be provided with lastUpdatedAfter.".into());
             }
-            (None, Some(a)) => {
-                if created_before.is_some() {
-                    return Err("createdBefore cannot be provided with lastUpdatedAfter.".into());
-                }
-                (false, a, updated_before, "lastUpdatedBefore", "lastUpdatedAfter")
-            }
-        };
+            (
+                false,
+                a,
+                updated_before,
+                "lastUpdatedBefore",
+                "lastUpdatedAfter",
+            )
+        }
+    };
+    // Whole seconds, so the echoed `*Before` (second precision) is exactly the bound used.
     let latest = now - Duration::minutes(LAG_MINUTES);
+    let latest = latest.replace_nanosecond(0).unwrap_or(latest);
     if let Some(b) = before {
         if b < after {
-            return Err(format!("{before_name} must be equal to or after {after_name}."));
+            return Err(format!(
+                "{before_name} must be equal to or after {after_name}."
+            ));
         }
         if b > latest {
             return Err(format!(
@@ -419,7 +440,9 @@ fn parse_search(
     }
     for m in &marketplaces {
         if !seller_marketplaces.contains(m) {
-            return Err(format!("Invalid marketplaceId '{m}': the seller does not participate in it."));
+            return Err(format!(
+                "Invalid marketplaceId '{m}': the seller does not participate in it."
+            ));
         }
     }
     let statuses = q.list("fulfillmentStatuses");
@@ -431,7 +454,9 @@ fn parse_search(
     let fulfilled = q.list("fulfilledBy");
     for s in &fulfilled {
         if s != "MERCHANT" && s != "AMAZON" {
-            return Err(format!("Invalid fulfilledBy value '{s}'. Valid values: MERCHANT, AMAZON."));
+            return Err(format!(
+                "Invalid fulfilledBy value '{s}'. Valid values: MERCHANT, AMAZON."
+            ));
         }
     }
     let page_size = match q.get("maxResultsPerPage") {
@@ -445,8 +470,14 @@ fn parse_search(
         ("seller", seller_id.to_string()),
         ("createdAfter", q.get("createdAfter").unwrap_or("").into()),
         ("createdBefore", q.get("createdBefore").unwrap_or("").into()),
-        ("lastUpdatedAfter", q.get("lastUpdatedAfter").unwrap_or("").into()),
-        ("lastUpdatedBefore", q.get("lastUpdatedBefore").unwrap_or("").into()),
+        (
+            "lastUpdatedAfter",
+            q.get("lastUpdatedAfter").unwrap_or("").into(),
+        ),
+        (
+            "lastUpdatedBefore",
+            q.get("lastUpdatedBefore").unwrap_or("").into(),
+        ),
         ("marketplaceIds", marketplaces.join(",")),
         ("fulfillmentStatuses", statuses.join(",")),
         ("fulfilledBy", fulfilled.join(",")),
@@ -478,10 +509,14 @@ fn parse_search(
             return Err("The paginationToken has expired.".into());
         }
         let before = t["b"]
-            .as_i64()
-            .and_then(|b| OffsetDateTime::from_unix_timestamp(b).ok())
+            .as_str()
+            .and_then(|b| b.parse::<i128>().ok())
+            .and_then(|b| OffsetDateTime::from_unix_timestamp_nanos(b).ok())
             .ok_or_else(bad)?;
-        let key = t["k"].as_str().and_then(|k| k.parse::<i128>().ok()).ok_or_else(bad)?;
+        let key = t["k"]
+            .as_str()
+            .and_then(|k| k.parse::<i128>().ok())
+            .ok_or_else(bad)?;
         let id = t["i"].as_str().ok_or_else(bad)?;
         search.before = before;
         search.position = Some((key, id.to_string()));
@@ -503,7 +538,11 @@ pub async fn search_orders(
     let st = sim.lock();
     let Some(seller) = st.sellers.get(&call.seller_id) else {
         drop(st);
-        return call.error(StatusCode::FORBIDDEN, "Unauthorized", "Access to requested resource is denied.");
+        return call.error(
+            StatusCode::FORBIDDEN,
+            "Unauthorized",
+            "Access to requested resource is denied.",
+        );
     };
     let search = match parse_search(&q, &call.seller_id, &seller.marketplace_ids, call.now) {
         Ok(s) => s,
@@ -512,21 +551,35 @@ pub async fn search_orders(
             return call.invalid_input(&msg);
         }
     };
-    let time_key = if search.by_created { "createdTime" } else { "lastUpdatedTime" };
+    let time_key = if search.by_created {
+        "createdTime"
+    } else {
+        "lastUpdatedTime"
+    };
     let mut matching: Vec<(i128, &String, &Value)> = seller
         .orders
         .iter()
         .filter_map(|(id, order)| {
             let t = order_time(order, time_key)?;
-            (t >= search.after && t <= search.before).then_some((t.unix_timestamp_nanos(), id, order))
+            (t >= search.after && t <= search.before).then_some((
+                t.unix_timestamp_nanos(),
+                id,
+                order,
+            ))
         })
         .filter(|(_, _, o)| {
-            let mp = o.pointer("/salesChannel/marketplaceId").and_then(Value::as_str).unwrap_or("");
+            let mp = o
+                .pointer("/salesChannel/marketplaceId")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             search.marketplaces.iter().any(|m| m == mp)
         })
-        .filter(|(_, _, o)| search.statuses.is_empty() || search.statuses.iter().any(|s| s == order_status(o)))
         .filter(|(_, _, o)| {
-            search.fulfilled_by.is_empty() || search.fulfilled_by.iter().any(|s| s == fulfilled_by(o))
+            search.statuses.is_empty() || search.statuses.iter().any(|s| s == order_status(o))
+        })
+        .filter(|(_, _, o)| {
+            search.fulfilled_by.is_empty()
+                || search.fulfilled_by.iter().any(|s| s == fulfilled_by(o))
         })
         .filter(|(k, id, _)| match &search.position {
             None => true,
@@ -541,25 +594,39 @@ pub async fn search_orders(
         .map(|(_, _, o)| project_order(o, &search.included, call.now))
         .collect();
     let mut body = json!({ "orders": orders });
-    if more {
-        if let Some((k, id, _)) = matching.last() {
-            let token = encode_token(&json!({
-                "f": search.fingerprint,
-                "b": search.before.unix_timestamp(),
-                "k": k.to_string(),
-                "i": id,
-                "x": call.now.unix_timestamp(),
-            }));
-            body["pagination"] = json!({ "nextToken": token });
-        }
+    if more && let Some((k, id, _)) = matching.last() {
+        let token = encode_token(&json!({
+            "f": search.fingerprint,
+            "b": search.before.unix_timestamp_nanos().to_string(),
+            "k": k.to_string(),
+            "i": id,
+            "x": call.now.unix_timestamp(),
+        }));
+        body["pagination"] = json!({ "nextToken": token });
     }
-    let before_key = if search.by_created { "createdBefore" } else { "lastUpdatedBefore" };
+    let before_key = if search.by_created {
+        "createdBefore"
+    } else {
+        "lastUpdatedBefore"
+    };
     body[before_key] = json!(format_datetime(search.before));
     drop(st);
     call.json(StatusCode::OK, body)
 }
 
-/// `GET /orders/2026-01-01/orders/{orderId}`: getOrder.
+/// Whether `id` has the shape of an Amazon order id (`3-7-7` digits).
+fn is_order_id(id: &str) -> bool {
+    let parts: Vec<&str> = id.split('-').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .zip([3, 7, 7])
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `GET /orders/2026-01-01/orders/{orderId}`: getOrder. An order the seller does not have is
+/// 404; an id that cannot be an Amazon order id (and is not a scenario's own) is 400, as the
+/// sandbox answers `TEST_CASE_400`.
 pub async fn get_order(
     AxumState(sim): AxumState<Arc<Sim>>,
     Path(order_id): Path<String>,
@@ -583,6 +650,9 @@ pub async fn get_order(
         .map(|o| project_order(o, &included, call.now));
     match order {
         Some(order) => call.json(StatusCode::OK, json!({ "order": order })),
+        None if !is_order_id(&order_id) => {
+            call.invalid_input(&format!("Invalid orderId '{order_id}'."))
+        }
         None => call.not_found(&format!("Order {order_id} was not found.")),
     }
 }
@@ -598,7 +668,11 @@ pub(crate) mod tests {
 
     pub(crate) const T0: OffsetDateTime = datetime!(2026-11-20 12:00 UTC);
 
-    pub(crate) fn seller_spec(id: &str, orders: Vec<Value>, generator: Option<GeneratorSpec>) -> SellerSpec {
+    pub(crate) fn seller_spec(
+        id: &str,
+        orders: Vec<Value>,
+        generator: Option<GeneratorSpec>,
+    ) -> SellerSpec {
         SellerSpec {
             seller_id: id.into(),
             credentials: Credentials {
@@ -614,8 +688,15 @@ pub(crate) mod tests {
     }
 
     /// A frozen-clock simulator with a token `tok-<seller>` per seller, usage plans off.
-    pub(crate) fn frozen_sim(sellers: Vec<SellerSpec>, timing: crate::scenario::Timing) -> Arc<Sim> {
-        let mut scenario = Scenario { clock: Default::default(), timing, sellers };
+    pub(crate) fn frozen_sim(
+        sellers: Vec<SellerSpec>,
+        timing: crate::scenario::Timing,
+    ) -> Arc<Sim> {
+        let mut scenario = Scenario {
+            clock: Default::default(),
+            timing,
+            sellers,
+        };
         scenario.clock.start = Some(T0);
         scenario.clock.speed = 0.0;
         let sim = crate::build(crate::SimOptions::new(scenario)).unwrap();
@@ -626,7 +707,10 @@ pub(crate) mod tests {
             for id in ids {
                 st.tokens.insert(
                     format!("tok-{id}"),
-                    AccessToken { seller_id: id, expires_at: T0 + Duration::days(3650) },
+                    AccessToken {
+                        seller_id: id,
+                        expires_at: T0 + Duration::days(3650),
+                    },
                 );
             }
         }
@@ -635,14 +719,20 @@ pub(crate) mod tests {
 
     pub(crate) fn headers(seller: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert("x-amz-access-token", format!("tok-{seller}").parse().unwrap());
+        h.insert(
+            "x-amz-access-token",
+            format!("tok-{seller}").parse().unwrap(),
+        );
         h
     }
 
     pub(crate) async fn body_json(r: Response) -> (u16, Value) {
         let status = r.status().as_u16();
         let bytes = to_bytes(r.into_body(), usize::MAX).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     fn line(sku: &str, item_id: &str, qty: u32, price: &str) -> OrderLine {
@@ -657,12 +747,21 @@ pub(crate) mod tests {
         }
     }
 
-    pub(crate) fn order(id: &str, created: OffsetDateTime, marketplace: &str, by: FulfilledBy, status: &str) -> Value {
+    pub(crate) fn order(
+        id: &str,
+        created: OffsetDateTime,
+        marketplace: &str,
+        by: FulfilledBy,
+        status: &str,
+    ) -> Value {
         let mut o = world::build_order(&OrderSpec {
             order_id: id.into(),
             marketplace_id: marketplace.into(),
             created,
-            lines: vec![line("SKU-A", &format!("{}1", &id[12..]), 2, "10.00"), line("SKU-B", &format!("{}2", &id[12..]), 1, "4.50")],
+            lines: vec![
+                line("SKU-A", &format!("{}1", &id[12..]), 2, "10.00"),
+                line("SKU-B", &format!("{}2", &id[12..]), 1, "4.50"),
+            ],
             fulfilled_by: by,
             service_level: "STANDARD".into(),
             customer: world::random_customer(&mut crate::state::Rng::new(id.len() as u64), "US"),
@@ -673,7 +772,9 @@ pub(crate) mod tests {
         match status {
             "PENDING" => {}
             "UNSHIPPED" => world::release_order(&mut o, created + Duration::minutes(30)),
-            "CANCELLED" => world::cancel_order(&mut o, created + Duration::minutes(30), "BUYER", "x"),
+            "CANCELLED" => {
+                world::cancel_order(&mut o, created + Duration::minutes(30), "BUYER", "x")
+            }
             "SHIPPED" => {
                 world::release_order(&mut o, created + Duration::minutes(30));
                 world::ship_by_amazon(&mut o, created + Duration::hours(3));
@@ -684,29 +785,61 @@ pub(crate) mod tests {
     }
 
     async fn search(sim: &Arc<Sim>, seller: &str, query: &str) -> (u16, Value) {
-        body_json(search_orders(AxumState(Arc::clone(sim)), headers(seller), RawQuery(Some(query.into()))).await).await
+        body_json(
+            search_orders(
+                AxumState(Arc::clone(sim)),
+                headers(seller),
+                RawQuery(Some(query.into())),
+            )
+            .await,
+        )
+        .await
     }
 
     fn ids(body: &Value) -> Vec<String> {
-        body["orders"].as_array().unwrap().iter().map(|o| o["orderId"].as_str().unwrap().to_string()).collect()
+        body["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["orderId"].as_str().unwrap().to_string())
+            .collect()
     }
 
     fn many_orders() -> Vec<Value> {
         (0..25)
             .map(|i| {
                 let created = T0 - Duration::hours(30) + Duration::minutes(i * 37 % 600);
-                order(&format!("111-0000000-00000{i:02}"), created, "ATVPDKIKX0DER", FulfilledBy::Merchant, "UNSHIPPED")
+                order(
+                    &format!("111-0000000-00000{i:02}"),
+                    created,
+                    "ATVPDKIKX0DER",
+                    FulfilledBy::Merchant,
+                    "UNSHIPPED",
+                )
             })
             .collect()
     }
 
     #[tokio::test]
     async fn search_requires_exactly_one_after() {
-        let sim = frozen_sim(vec![seller_spec("S1", many_orders(), None)], Default::default());
+        let sim = frozen_sim(
+            vec![seller_spec("S1", many_orders(), None)],
+            Default::default(),
+        );
 
         let (neither, _) = search(&sim, "S1", "").await;
-        let (both, body) = search(&sim, "S1", "createdAfter=2026-11-01T00:00:00Z&lastUpdatedAfter=2026-11-01T00:00:00Z").await;
-        let (mixed, _) = search(&sim, "S1", "createdAfter=2026-11-01T00:00:00Z&lastUpdatedBefore=2026-11-19T00:00:00Z").await;
+        let (both, body) = search(
+            &sim,
+            "S1",
+            "createdAfter=2026-11-01T00:00:00Z&lastUpdatedAfter=2026-11-01T00:00:00Z",
+        )
+        .await;
+        let (mixed, _) = search(
+            &sim,
+            "S1",
+            "createdAfter=2026-11-01T00:00:00Z&lastUpdatedBefore=2026-11-19T00:00:00Z",
+        )
+        .await;
         let (ok, _) = search(&sim, "S1", "createdAfter=2026-11-01T00:00:00Z").await;
 
         assert_eq!((neither, both, mixed, ok), (400, 400, 400, 200));
@@ -715,12 +848,36 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn before_must_be_two_minutes_old_and_not_before_after() {
-        let sim = frozen_sim(vec![seller_spec("S1", many_orders(), None)], Default::default());
+        let sim = frozen_sim(
+            vec![seller_spec("S1", many_orders(), None)],
+            Default::default(),
+        );
         let fmt = |t: OffsetDateTime| format_datetime(t);
 
-        let (recent, _) = search(&sim, "S1", &format!("createdAfter=2026-11-01T00:00:00Z&createdBefore={}", fmt(T0 - Duration::seconds(60)))).await;
-        let (reversed, _) = search(&sim, "S1", "createdAfter=2026-11-10T00:00:00Z&createdBefore=2026-11-09T00:00:00Z").await;
-        let (old_enough, body) = search(&sim, "S1", &format!("lastUpdatedAfter=2026-11-01T00:00:00Z&lastUpdatedBefore={}", fmt(T0 - Duration::minutes(3)))).await;
+        let (recent, _) = search(
+            &sim,
+            "S1",
+            &format!(
+                "createdAfter=2026-11-01T00:00:00Z&createdBefore={}",
+                fmt(T0 - Duration::seconds(60))
+            ),
+        )
+        .await;
+        let (reversed, _) = search(
+            &sim,
+            "S1",
+            "createdAfter=2026-11-10T00:00:00Z&createdBefore=2026-11-09T00:00:00Z",
+        )
+        .await;
+        let (old_enough, body) = search(
+            &sim,
+            "S1",
+            &format!(
+                "lastUpdatedAfter=2026-11-01T00:00:00Z&lastUpdatedBefore={}",
+                fmt(T0 - Duration::minutes(3))
+            ),
+        )
+        .await;
         let (_, defaulted) = search(&sim, "S1", "createdAfter=2026-11-01T00:00:00Z").await;
 
         assert_eq!((recent, reversed, old_enough), (400, 400, 200));
@@ -749,7 +906,10 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn pages_cover_every_order_once_in_a_stable_order() {
-        let sim = frozen_sim(vec![seller_spec("S1", many_orders(), None)], Default::default());
+        let sim = frozen_sim(
+            vec![seller_spec("S1", many_orders(), None)],
+            Default::default(),
+        );
         let base = "createdAfter=2026-11-01T00:00:00Z&marketplaceIds=ATVPDKIKX0DER";
 
         let (_, all) = search(&sim, "S1", base).await;
@@ -770,18 +930,44 @@ pub(crate) mod tests {
         assert_eq!(pages, 4);
         assert_eq!(seen, ids(&all));
         assert_eq!(seen.len(), 25);
-        let times: Vec<&str> = all["orders"].as_array().unwrap().iter().map(|o| o["createdTime"].as_str().unwrap()).collect();
+        let times: Vec<&str> = all["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["createdTime"].as_str().unwrap())
+            .collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]));
     }
 
     #[tokio::test]
     async fn a_token_with_changed_filters_is_refused() {
-        let sim = frozen_sim(vec![seller_spec("S1", many_orders(), None)], Default::default());
-        let (_, first) = search(&sim, "S1", "createdAfter=2026-11-01T00:00:00Z&maxResultsPerPage=5").await;
-        let token = first["pagination"]["nextToken"].as_str().unwrap().to_string();
+        let sim = frozen_sim(
+            vec![seller_spec("S1", many_orders(), None)],
+            Default::default(),
+        );
+        let (_, first) = search(
+            &sim,
+            "S1",
+            "createdAfter=2026-11-01T00:00:00Z&maxResultsPerPage=5",
+        )
+        .await;
+        let token = first["pagination"]["nextToken"]
+            .as_str()
+            .unwrap()
+            .to_string();
 
-        let (changed, _) = search(&sim, "S1", &format!("createdAfter=2026-11-02T00:00:00Z&paginationToken={token}")).await;
-        let (garbage, _) = search(&sim, "S1", "createdAfter=2026-11-01T00:00:00Z&paginationToken=xyz").await;
+        let (changed, _) = search(
+            &sim,
+            "S1",
+            &format!("createdAfter=2026-11-02T00:00:00Z&paginationToken={token}"),
+        )
+        .await;
+        let (garbage, _) = search(
+            &sim,
+            "S1",
+            "createdAfter=2026-11-01T00:00:00Z&paginationToken=xyz",
+        )
+        .await;
         let (same, _) = search(&sim, "S1", &format!("createdAfter=2026-11-01T00:00:00Z&maxResultsPerPage=9&includedData=BUYER&paginationToken={token}")).await;
 
         assert_eq!((changed, garbage, same), (400, 400, 200));
@@ -790,37 +976,112 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn filters_select_by_status_channel_marketplace_and_time() {
         let orders = vec![
-            order("111-0000000-0000001", T0 - Duration::hours(5), "ATVPDKIKX0DER", FulfilledBy::Merchant, "UNSHIPPED"),
-            order("111-0000000-0000002", T0 - Duration::hours(4), "ATVPDKIKX0DER", FulfilledBy::Amazon, "SHIPPED"),
-            order("701-0000000-0000003", T0 - Duration::hours(3), "A2EUQ1WTGCTBG2", FulfilledBy::Merchant, "PENDING"),
-            order("111-0000000-0000004", T0 - Duration::days(3), "ATVPDKIKX0DER", FulfilledBy::Merchant, "CANCELLED"),
+            order(
+                "111-0000000-0000001",
+                T0 - Duration::hours(5),
+                "ATVPDKIKX0DER",
+                FulfilledBy::Merchant,
+                "UNSHIPPED",
+            ),
+            order(
+                "111-0000000-0000002",
+                T0 - Duration::hours(4),
+                "ATVPDKIKX0DER",
+                FulfilledBy::Amazon,
+                "SHIPPED",
+            ),
+            order(
+                "701-0000000-0000003",
+                T0 - Duration::hours(3),
+                "A2EUQ1WTGCTBG2",
+                FulfilledBy::Merchant,
+                "PENDING",
+            ),
+            order(
+                "111-0000000-0000004",
+                T0 - Duration::days(3),
+                "ATVPDKIKX0DER",
+                FulfilledBy::Merchant,
+                "CANCELLED",
+            ),
         ];
-        let sim = frozen_sim(vec![seller_spec("S1", orders, None), seller_spec("S2", vec![], None)], Default::default());
+        let sim = frozen_sim(
+            vec![
+                seller_spec("S1", orders, None),
+                seller_spec("S2", vec![], None),
+            ],
+            Default::default(),
+        );
         let after = format_datetime(T0 - Duration::days(1));
 
-        let (_, unshipped) = search(&sim, "S1", &format!("createdAfter={after}&fulfillmentStatuses=UNSHIPPED,PENDING")).await;
-        let (_, amazon) = search(&sim, "S1", &format!("createdAfter={after}&fulfilledBy=AMAZON")).await;
-        let (_, canada) = search(&sim, "S1", &format!("createdAfter={after}&marketplaceIds=A2EUQ1WTGCTBG2")).await;
-        let (_, updated) = search(&sim, "S1", &format!("lastUpdatedAfter={}", format_datetime(T0 - Duration::hours(3) - Duration::minutes(1)))).await;
+        let (_, unshipped) = search(
+            &sim,
+            "S1",
+            &format!("createdAfter={after}&fulfillmentStatuses=UNSHIPPED,PENDING"),
+        )
+        .await;
+        let (_, amazon) = search(
+            &sim,
+            "S1",
+            &format!("createdAfter={after}&fulfilledBy=AMAZON"),
+        )
+        .await;
+        let (_, canada) = search(
+            &sim,
+            "S1",
+            &format!("createdAfter={after}&marketplaceIds=A2EUQ1WTGCTBG2"),
+        )
+        .await;
+        let (_, updated) = search(
+            &sim,
+            "S1",
+            &format!(
+                "lastUpdatedAfter={}",
+                format_datetime(T0 - Duration::hours(3) - Duration::minutes(1))
+            ),
+        )
+        .await;
         let (_, other_seller) = search(&sim, "S2", "createdAfter=2026-01-01T00:00:00Z").await;
 
-        assert_eq!(ids(&unshipped), ["111-0000000-0000001", "701-0000000-0000003"]);
+        assert_eq!(
+            ids(&unshipped),
+            ["111-0000000-0000001", "701-0000000-0000003"]
+        );
         assert_eq!(ids(&amazon), ["111-0000000-0000002"]);
         assert_eq!(ids(&canada), ["701-0000000-0000003"]);
         // Order 3 was created (so last updated) 3 hours ago, order 2 shipped by Amazon 1 hour ago.
-        assert_eq!(ids(&updated), ["701-0000000-0000003", "111-0000000-0000002"]);
+        assert_eq!(
+            ids(&updated),
+            ["701-0000000-0000003", "111-0000000-0000002"]
+        );
         assert!(ids(&other_seller).is_empty());
     }
 
     #[tokio::test]
     async fn included_data_selects_datasets() {
-        let o = order("111-0000000-0000001", T0 - Duration::hours(5), "ATVPDKIKX0DER", FulfilledBy::Merchant, "UNSHIPPED");
+        let o = order(
+            "111-0000000-0000001",
+            T0 - Duration::hours(5),
+            "ATVPDKIKX0DER",
+            FulfilledBy::Merchant,
+            "UNSHIPPED",
+        );
         let sim = frozen_sim(vec![seller_spec("S1", vec![o], None)], Default::default());
         let get = |q: &str| {
             let sim = Arc::clone(&sim);
             let q = q.to_string();
             async move {
-                body_json(get_order(AxumState(sim), Path("111-0000000-0000001".into()), headers("S1"), RawQuery(Some(q))).await).await.1
+                body_json(
+                    get_order(
+                        AxumState(sim),
+                        Path("111-0000000-0000001".into()),
+                        headers("S1"),
+                        RawQuery(Some(q)),
+                    )
+                    .await,
+                )
+                .await
+                .1
             }
         };
 
@@ -844,25 +1105,75 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn get_order_of_another_seller_is_not_found() {
-        let o = order("111-0000000-0000001", T0 - Duration::hours(5), "ATVPDKIKX0DER", FulfilledBy::Merchant, "UNSHIPPED");
-        let sim = frozen_sim(vec![seller_spec("S1", vec![o], None), seller_spec("S2", vec![], None)], Default::default());
+        let o = order(
+            "111-0000000-0000001",
+            T0 - Duration::hours(5),
+            "ATVPDKIKX0DER",
+            FulfilledBy::Merchant,
+            "UNSHIPPED",
+        );
+        let sim = frozen_sim(
+            vec![
+                seller_spec("S1", vec![o], None),
+                seller_spec("S2", vec![], None),
+            ],
+            Default::default(),
+        );
 
-        let r = get_order(AxumState(Arc::clone(&sim)), Path("111-0000000-0000001".into()), headers("S2"), RawQuery(None)).await;
+        let r = get_order(
+            AxumState(Arc::clone(&sim)),
+            Path("111-0000000-0000001".into()),
+            headers("S2"),
+            RawQuery(None),
+        )
+        .await;
         let (status, body) = body_json(r).await;
+
+        let malformed = get_order(
+            AxumState(Arc::clone(&sim)),
+            Path("TEST_CASE_400".into()),
+            headers("S1"),
+            RawQuery(None),
+        )
+        .await;
 
         assert_eq!(status, 404);
         assert_eq!(body["errors"][0]["code"], "NotFound");
+        assert_eq!(malformed.status(), 400);
     }
 
     #[tokio::test]
     async fn pii_and_prices_are_withheld_while_pending_and_appear_once_unshipped() {
-        let o = order("111-0000000-0000001", T0 - Duration::minutes(10), "ATVPDKIKX0DER", FulfilledBy::Merchant, "PENDING");
-        let generator = GeneratorSpec { orders_per_hour: 0.0, pending_minutes: 30, cancel_ratio: 0.0, fba_ratio: 0.0, seed: 1 };
-        let sim = frozen_sim(vec![seller_spec("S1", vec![o], Some(generator))], Default::default());
+        let o = order(
+            "111-0000000-0000001",
+            T0 - Duration::minutes(10),
+            "ATVPDKIKX0DER",
+            FulfilledBy::Merchant,
+            "PENDING",
+        );
+        let generator = GeneratorSpec {
+            orders_per_hour: 0.0,
+            pending_minutes: 30,
+            cancel_ratio: 0.0,
+            fba_ratio: 0.0,
+            seed: 1,
+        };
+        let sim = frozen_sim(
+            vec![seller_spec("S1", vec![o], Some(generator))],
+            Default::default(),
+        );
         let get = || {
             let sim = Arc::clone(&sim);
             async move {
-                let r = get_order(AxumState(sim), Path("111-0000000-0000001".into()), headers("S1"), RawQuery(Some("includedData=BUYER,RECIPIENT,PROCEEDS,FULFILLMENT".into()))).await;
+                let r = get_order(
+                    AxumState(sim),
+                    Path("111-0000000-0000001".into()),
+                    headers("S1"),
+                    RawQuery(Some(
+                        "includedData=BUYER,RECIPIENT,PROCEEDS,FULFILLMENT".into(),
+                    )),
+                )
+                .await;
                 body_json(r).await.1["order"].clone()
             }
         };
@@ -882,9 +1193,17 @@ pub(crate) mod tests {
         assert!(pending["orderItems"][0]["product"].get("price").is_none());
 
         assert_eq!(unshipped["fulfillment"]["fulfillmentStatus"], "UNSHIPPED");
-        assert_eq!(unshipped["lastUpdatedTime"], format_datetime(T0 + Duration::minutes(20)));
+        assert_eq!(
+            unshipped["lastUpdatedTime"],
+            format_datetime(T0 + Duration::minutes(20))
+        );
         assert!(unshipped["buyer"]["buyerName"].is_string());
-        assert!(unshipped["buyer"]["buyerEmail"].as_str().unwrap().ends_with("@marketplace.amazon.com"));
+        assert!(
+            unshipped["buyer"]["buyerEmail"]
+                .as_str()
+                .unwrap()
+                .ends_with("@marketplace.amazon.com")
+        );
         let addr = &unshipped["recipient"]["deliveryAddress"];
         for key in ["name", "addressLine1", "postalCode", "phone"] {
             assert!(addr[key].is_string(), "{key} once unshipped");
@@ -895,10 +1214,22 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn amazon_fulfilled_orders_never_show_buyer_email_or_phone() {
-        let o = order("111-0000000-0000009", T0 - Duration::hours(5), "ATVPDKIKX0DER", FulfilledBy::Amazon, "SHIPPED");
+        let o = order(
+            "111-0000000-0000009",
+            T0 - Duration::hours(5),
+            "ATVPDKIKX0DER",
+            FulfilledBy::Amazon,
+            "SHIPPED",
+        );
         let sim = frozen_sim(vec![seller_spec("S1", vec![o], None)], Default::default());
 
-        let r = get_order(AxumState(Arc::clone(&sim)), Path("111-0000000-0000009".into()), headers("S1"), RawQuery(Some("includedData=BUYER,RECIPIENT".into()))).await;
+        let r = get_order(
+            AxumState(Arc::clone(&sim)),
+            Path("111-0000000-0000009".into()),
+            headers("S1"),
+            RawQuery(Some("includedData=BUYER,RECIPIENT".into())),
+        )
+        .await;
         let order = body_json(r).await.1["order"].clone();
 
         assert!(order["buyer"]["buyerName"].is_string());
@@ -909,18 +1240,42 @@ pub(crate) mod tests {
 
     #[test]
     fn scenario_order_validation_names_what_is_wrong() {
-        let good = order("111-0000000-0000001", T0, "ATVPDKIKX0DER", FulfilledBy::Merchant, "UNSHIPPED");
+        let good = order(
+            "111-0000000-0000001",
+            T0,
+            "ATVPDKIKX0DER",
+            FulfilledBy::Merchant,
+            "UNSHIPPED",
+        );
         let mut no_status = good.clone();
-        no_status["fulfillment"].as_object_mut().unwrap().remove("fulfillmentStatus");
+        no_status["fulfillment"]
+            .as_object_mut()
+            .unwrap()
+            .remove("fulfillmentStatus");
         let mut bad_qty = good.clone();
         bad_qty["orderItems"][1]["quantityOrdered"] = json!("2");
         let mut bad_time = good.clone();
         bad_time["createdTime"] = json!("yesterday");
 
-        assert_eq!(validate_scenario_order(&good).unwrap(), "111-0000000-0000001");
-        assert!(validate_scenario_order(&no_status).unwrap_err().contains("fulfillmentStatus"));
-        assert!(validate_scenario_order(&bad_qty).unwrap_err().contains("orderItems[1].quantityOrdered"));
-        assert!(validate_scenario_order(&bad_time).unwrap_err().contains("createdTime"));
+        assert_eq!(
+            validate_scenario_order(&good).unwrap(),
+            "111-0000000-0000001"
+        );
+        assert!(
+            validate_scenario_order(&no_status)
+                .unwrap_err()
+                .contains("fulfillmentStatus")
+        );
+        assert!(
+            validate_scenario_order(&bad_qty)
+                .unwrap_err()
+                .contains("orderItems[1].quantityOrdered")
+        );
+        assert!(
+            validate_scenario_order(&bad_time)
+                .unwrap_err()
+                .contains("createdTime")
+        );
     }
 
     #[test]

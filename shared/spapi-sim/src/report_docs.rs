@@ -176,10 +176,11 @@ fn push_row(out: &mut String, cells: impl IntoIterator<Item = String>) {
 
 /// The report's date format: `2026-11-20T10:00:00+00:00`.
 fn report_datetime(t: OffsetDateTime) -> String {
-    const FMT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second]+00:00"
-    );
-    t.to_offset(time::UtcOffset::UTC).format(FMT).unwrap_or_default()
+    const FMT: &[time::format_description::FormatItem<'static>] =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]+00:00");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(FMT)
+        .unwrap_or_default()
 }
 
 /// Header of the All Orders report for a `simHeaderVariant` report option value.
@@ -188,7 +189,10 @@ pub fn all_orders_columns(variant: Option<&str>) -> Vec<&'static str> {
     match variant {
         Some("documented") => {}
         Some("with-order-item-id") => {
-            let at = cols.iter().position(|c| *c == "order-status").map_or(0, |i| i + 1);
+            let at = cols
+                .iter()
+                .position(|c| *c == "order-status")
+                .map_or(0, |i| i + 1);
             cols.insert(at, "order-item-id");
             cols.push("signature-confirmation-recommended");
         }
@@ -246,7 +250,10 @@ fn proceeds(item: &Value, kind: &str, subtype: Option<&str>) -> Option<rust_deci
                 .collect(),
         };
         for a in amounts {
-            let v = a["amount"].as_str()?.parse::<rust_decimal::Decimal>().ok()?;
+            let v = a["amount"]
+                .as_str()?
+                .parse::<rust_decimal::Decimal>()
+                .ok()?;
             *total.get_or_insert(rust_decimal::Decimal::ZERO) += v;
         }
     }
@@ -269,7 +276,12 @@ fn item_status(order_status: &str, item: &Value) -> &'static str {
 }
 
 fn all_orders(seller: &Seller, report: &Report) -> (String, usize) {
-    let columns = all_orders_columns(report.report_options.get("simHeaderVariant").map(String::as_str));
+    let columns = all_orders_columns(
+        report
+            .report_options
+            .get("simHeaderVariant")
+            .map(String::as_str),
+    );
     let mut out = String::new();
     push_row(&mut out, columns.iter().map(|c| c.to_string()));
     let mut orders: Vec<(OffsetDateTime, &Value)> = seller
@@ -306,7 +318,9 @@ fn all_orders(seller: &Seller, report: &Report) -> (String, usize) {
                 "" => mp.currency,
                 c => c,
             };
-            let unit = s(item, "/product/price/unitPrice/amount").parse::<rust_decimal::Decimal>().ok();
+            let unit = s(item, "/product/price/unitPrice/amount")
+                .parse::<rust_decimal::Decimal>()
+                .ok();
             let qty = item["quantityOrdered"].as_u64().unwrap_or(0);
             let money = |v: Option<rust_decimal::Decimal>| {
                 if pending {
@@ -394,7 +408,10 @@ fn all_orders(seller: &Seller, report: &Report) -> (String, usize) {
     (out, rows)
 }
 
-fn listings_of<'a>(seller: &'a Seller, marketplace_id: &'a str) -> impl Iterator<Item = &'a ListingSpec> {
+fn listings_of<'a>(
+    seller: &'a Seller,
+    marketplace_id: &'a str,
+) -> impl Iterator<Item = &'a ListingSpec> {
     seller
         .listings
         .values()
@@ -407,13 +424,26 @@ fn is_fba(l: &ListingSpec) -> bool {
 
 fn open_listings(seller: &Seller, marketplace_id: &str) -> (String, usize) {
     let mut out = String::new();
-    push_row(&mut out, OPEN_LISTINGS_COLUMNS.iter().map(|c| c.to_string()));
+    push_row(
+        &mut out,
+        OPEN_LISTINGS_COLUMNS.iter().map(|c| c.to_string()),
+    );
     let mut rows = 0;
-    for l in listings_of(seller, marketplace_id).filter(|l| l.status.eq_ignore_ascii_case("Active")) {
-        let quantity = if is_fba(l) { String::new() } else { l.quantity.to_string() };
+    for l in listings_of(seller, marketplace_id).filter(|l| l.status.eq_ignore_ascii_case("Active"))
+    {
+        let quantity = if is_fba(l) {
+            String::new()
+        } else {
+            l.quantity.to_string()
+        };
         push_row(
             &mut out,
-            [l.sku.clone(), l.asin.clone(), l.price.clone().unwrap_or_default(), quantity],
+            [
+                l.sku.clone(),
+                l.asin.clone(),
+                l.price.clone().unwrap_or_default(),
+                quantity,
+            ],
         );
         rows += 1;
     }
@@ -490,7 +520,11 @@ fn all_listings(seller: &Seller, marketplace_id: &str) -> (String, usize) {
                 "product-id-type" => "1".into(),
                 "item-condition" => condition_code(&l.condition).into(),
                 "asin1" | "product-id" => l.asin.clone(),
-                "pending-quantity" => pending.get(l.sku.as_str()).copied().unwrap_or(0).to_string(),
+                "pending-quantity" => pending
+                    .get(l.sku.as_str())
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
                 "fulfillment-channel" => l.fulfillment_channel.clone(),
                 "merchant-shipping-group" if !is_fba(l) => "Migrated Template".into(),
                 "status" => l.status.clone(),
@@ -532,11 +566,41 @@ mod tests {
 
     fn state() -> State {
         let orders = vec![
-            order("111-0000000-0000001", T0 - Duration::hours(30), "ATVPDKIKX0DER", FulfilledBy::Merchant, "UNSHIPPED"),
-            order("111-0000000-0000002", T0 - Duration::hours(20), "ATVPDKIKX0DER", FulfilledBy::Amazon, "SHIPPED"),
-            order("111-0000000-0000003", T0 - Duration::minutes(10), "ATVPDKIKX0DER", FulfilledBy::Merchant, "PENDING"),
-            order("111-0000000-0000004", T0 - Duration::hours(10), "ATVPDKIKX0DER", FulfilledBy::Merchant, "CANCELLED"),
-            order("701-0000000-0000005", T0 - Duration::hours(10), "A2EUQ1WTGCTBG2", FulfilledBy::Merchant, "UNSHIPPED"),
+            order(
+                "111-0000000-0000001",
+                T0 - Duration::hours(30),
+                "ATVPDKIKX0DER",
+                FulfilledBy::Merchant,
+                "UNSHIPPED",
+            ),
+            order(
+                "111-0000000-0000002",
+                T0 - Duration::hours(20),
+                "ATVPDKIKX0DER",
+                FulfilledBy::Amazon,
+                "SHIPPED",
+            ),
+            order(
+                "111-0000000-0000003",
+                T0 - Duration::minutes(10),
+                "ATVPDKIKX0DER",
+                FulfilledBy::Merchant,
+                "PENDING",
+            ),
+            order(
+                "111-0000000-0000004",
+                T0 - Duration::hours(10),
+                "ATVPDKIKX0DER",
+                FulfilledBy::Merchant,
+                "CANCELLED",
+            ),
+            order(
+                "701-0000000-0000005",
+                T0 - Duration::hours(10),
+                "A2EUQ1WTGCTBG2",
+                FulfilledBy::Merchant,
+                "UNSHIPPED",
+            ),
         ];
         let mut spec = seller_spec("S1", orders, None);
         spec.marketplace_ids.push("A1PA6795UKMFR9".into());
@@ -545,13 +609,28 @@ mod tests {
             listing("FBA", "ATVPDKIKX0DER", "Boxed", "AMAZON_NA", "Active"),
             listing("OLD", "ATVPDKIKX0DER", "Old", "DEFAULT", "Inactive"),
             listing("SKU-A", "ATVPDKIKX0DER", "A", "DEFAULT", "Active"),
-            listing("TASSE", "A1PA6795UKMFR9", "Kaffeetasse – groß, weiß", "DEFAULT", "Active"),
+            listing(
+                "TASSE",
+                "A1PA6795UKMFR9",
+                "Kaffeetasse – groß, weiß",
+                "DEFAULT",
+                "Active",
+            ),
         ];
-        let scenario = Scenario { clock: Default::default(), timing: Default::default(), sellers: vec![spec] };
+        let scenario = Scenario {
+            clock: Default::default(),
+            timing: Default::default(),
+            sellers: vec![spec],
+        };
         State::from_scenario(&scenario, T0).unwrap()
     }
 
-    fn report(kind: &str, mps: &[&str], start: Option<OffsetDateTime>, end: Option<OffsetDateTime>) -> Report {
+    fn report(
+        kind: &str,
+        mps: &[&str],
+        start: Option<OffsetDateTime>,
+        end: Option<OffsetDateTime>,
+    ) -> Report {
         Report {
             report_id: "1".into(),
             seller_id: "S1".into(),
@@ -578,7 +657,11 @@ mod tests {
             .map(|l| {
                 let cells: Vec<&str> = l.split('\t').collect();
                 assert_eq!(cells.len(), header.len(), "{l}");
-                header.iter().zip(cells).map(|(h, c)| (h.to_string(), c.to_string())).collect()
+                header
+                    .iter()
+                    .zip(cells)
+                    .map(|(h, c)| (h.to_string(), c.to_string()))
+                    .collect()
             })
             .collect()
     }
@@ -586,7 +669,12 @@ mod tests {
     #[test]
     fn orders_report_has_one_row_per_item_in_window_and_marketplace() {
         let st = state();
-        let r = report(ALL_ORDERS, &["ATVPDKIKX0DER"], Some(T0 - Duration::hours(25)), Some(T0));
+        let r = report(
+            ALL_ORDERS,
+            &["ATVPDKIKX0DER"],
+            Some(T0 - Duration::hours(25)),
+            Some(T0),
+        );
 
         let doc = render(&st, &r).unwrap();
         let rows = table(&doc);
@@ -595,7 +683,14 @@ mod tests {
         let ids: Vec<&str> = rows.iter().map(|r| r["amazon-order-id"].as_str()).collect();
         assert_eq!(
             ids,
-            ["111-0000000-0000002", "111-0000000-0000002", "111-0000000-0000004", "111-0000000-0000004", "111-0000000-0000003", "111-0000000-0000003"]
+            [
+                "111-0000000-0000002",
+                "111-0000000-0000002",
+                "111-0000000-0000004",
+                "111-0000000-0000004",
+                "111-0000000-0000003",
+                "111-0000000-0000003"
+            ]
         );
         assert_eq!(doc.rows, 6);
         assert_eq!(doc.charset, "UTF-8");
@@ -607,7 +702,10 @@ mod tests {
         assert_eq!(shipped["item-tax"], "1.60");
         assert_eq!(shipped["currency"], "USD");
         assert_eq!(shipped["ship-service-level"], "Standard");
-        assert_eq!(shipped["purchase-date"], report_datetime(T0 - Duration::hours(20)));
+        assert_eq!(
+            shipped["purchase-date"],
+            report_datetime(T0 - Duration::hours(20))
+        );
         assert!(shipped["purchase-date"].ends_with("+00:00"));
         assert_eq!(rows[2]["order-status"], "Cancelled");
         assert_eq!(rows[2]["item-status"], "Cancelled");
@@ -621,7 +719,12 @@ mod tests {
     #[test]
     fn orders_report_header_is_amazons_list_plus_signature_column() {
         let st = state();
-        let r = report(ALL_ORDERS, &["ATVPDKIKX0DER"], Some(T0 - Duration::days(3)), Some(T0));
+        let r = report(
+            ALL_ORDERS,
+            &["ATVPDKIKX0DER"],
+            Some(T0 - Duration::days(3)),
+            Some(T0),
+        );
 
         let doc = render(&st, &r).unwrap();
         let text = String::from_utf8(doc.bytes).unwrap();
@@ -636,8 +739,14 @@ mod tests {
     #[test]
     fn header_variant_option_switches_columns() {
         let st = state();
-        let mut r = report(ALL_ORDERS, &["ATVPDKIKX0DER"], Some(T0 - Duration::days(3)), Some(T0));
-        r.report_options.insert("simHeaderVariant".into(), "with-order-item-id".into());
+        let mut r = report(
+            ALL_ORDERS,
+            &["ATVPDKIKX0DER"],
+            Some(T0 - Duration::days(3)),
+            Some(T0),
+        );
+        r.report_options
+            .insert("simHeaderVariant".into(), "with-order-item-id".into());
 
         let rows = table(&render(&st, &r).unwrap());
 
@@ -648,17 +757,39 @@ mod tests {
     #[test]
     fn an_empty_window_has_no_data() {
         let st = state();
-        let r = report(ALL_ORDERS, &["ATVPDKIKX0DER"], Some(T0 - Duration::days(30)), Some(T0 - Duration::days(20)));
+        let r = report(
+            ALL_ORDERS,
+            &["ATVPDKIKX0DER"],
+            Some(T0 - Duration::days(30)),
+            Some(T0 - Duration::days(20)),
+        );
 
         assert_eq!(render(&st, &r), None);
-        assert_eq!(render(&st, &report("GET_SOMETHING_ELSE", &["ATVPDKIKX0DER"], None, None)), None);
+        assert_eq!(
+            render(
+                &st,
+                &report("GET_SOMETHING_ELSE", &["ATVPDKIKX0DER"], None, None)
+            ),
+            None
+        );
     }
 
     #[test]
     fn open_listings_report_lists_active_listings_of_the_first_marketplace() {
         let st = state();
 
-        let rows = table(&render(&st, &report(OPEN_LISTINGS, &["ATVPDKIKX0DER", "A1PA6795UKMFR9"], None, None)).unwrap());
+        let rows = table(
+            &render(
+                &st,
+                &report(
+                    OPEN_LISTINGS,
+                    &["ATVPDKIKX0DER", "A1PA6795UKMFR9"],
+                    None,
+                    None,
+                ),
+            )
+            .unwrap(),
+        );
 
         let skus: Vec<&str> = rows.iter().map(|r| r["sku"].as_str()).collect();
         assert_eq!(skus, ["FBA", "MUG", "SKU-A"]);
@@ -676,7 +807,10 @@ mod tests {
 
         assert_eq!(rows[0].len(), 29);
         let text = String::from_utf8(doc.bytes.clone()).unwrap();
-        assert_eq!(text.lines().next().unwrap().split('\t').collect::<Vec<_>>(), ALL_LISTINGS_COLUMNS);
+        assert_eq!(
+            text.lines().next().unwrap().split('\t').collect::<Vec<_>>(),
+            ALL_LISTINGS_COLUMNS
+        );
         let old = rows.iter().find(|r| r["seller-sku"] == "OLD").unwrap();
         assert_eq!(old["status"], "Inactive");
         let a = rows.iter().find(|r| r["seller-sku"] == "SKU-A").unwrap();
@@ -698,6 +832,9 @@ mod tests {
         let (text, _, errors) = encoding_rs::WINDOWS_1252.decode(&doc.bytes);
         assert!(!errors);
         assert!(text.contains("Kaffeetasse – groß, weiß"));
-        assert!(String::from_utf8(doc.bytes).is_err(), "ß must not be UTF-8 encoded");
+        assert!(
+            String::from_utf8(doc.bytes).is_err(),
+            "ß must not be UTF-8 encoded"
+        );
     }
 }

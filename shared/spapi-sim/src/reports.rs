@@ -25,7 +25,13 @@
 //! Amazon keeps order reports 30 days).
 //!
 //! Errors: bad input is 400 `InvalidInput`; an unknown report, or another seller's, is 404
-//! `NotFound` (the model documents 404 "The specified resource does not exist").
+//! `NotFound` (the model documents 404 "The specified resource does not exist"), except that
+//! an id that cannot be one of Amazon's (report ids are decimal numbers, document ids
+//! `amzn1.…` or UUIDs) is 400 `InvalidInput`, as the sandbox answers `badReportId1` and
+//! `badDocumentId1`. createReport refuses report types that are not Amazon's shape
+//! (`GET_…`, or one of the few documented types without that prefix), as the sandbox refuses
+//! `BAD_FEE_DISCOUNTS_REPORT`; a well-formed type the simulator does not render is accepted
+//! and ends CANCELLED for want of data.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -40,7 +46,7 @@ use time::{Duration, OffsetDateTime};
 use crate::limits::Operation;
 use crate::orders::{decode_token, encode_token};
 use crate::report_docs;
-use crate::sim::{Query, Sim, format_datetime, parse_datetime};
+use crate::sim::{Query, Sim, format_datetime, is_document_id, is_numeric_id, parse_datetime};
 use crate::state::{DocumentKind, PlannedOutcome, ProcessingStatus, Report, State};
 
 /// Default look-back of an All Orders report without `dataStartTime`.
@@ -95,7 +101,11 @@ fn finish(st: &mut State, id: &str, end: OffsetDateTime) {
         (_, None) => match report_docs::render(st, &report) {
             Some(doc) => (
                 ProcessingStatus::Done,
-                Some((doc.bytes, doc.charset.to_string(), st.timing.gzip_report_documents)),
+                Some((
+                    doc.bytes,
+                    doc.charset.to_string(),
+                    st.timing.gzip_report_documents,
+                )),
             ),
             None => (ProcessingStatus::Cancelled, None),
         },
@@ -142,11 +152,19 @@ pub fn report_json(r: &Report) -> Value {
     v
 }
 
+/// Documented report types whose name does not start with `GET_` (Report Type Values pages).
+const TYPES_WITHOUT_GET_PREFIX: &[&str] = &[
+    "FEE_DISCOUNTS_REPORT",
+    "SC_VAT_TAX_REPORT",
+    "RFQD_BULK_DOWNLOAD",
+    "MARKETPLACE_ASIN_PAGE_VIEW_METRICS",
+];
+
 fn is_report_type(s: &str) -> bool {
-    !s.is_empty()
-        && s
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    let shaped = s.len() > 4
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    shaped && (s.starts_with("GET_") || TYPES_WITHOUT_GET_PREFIX.contains(&s))
 }
 
 struct NewReport {
@@ -199,7 +217,9 @@ fn parse_create(
                 let t = parse_datetime(s)
                     .ok_or_else(|| format!("{key} '{s}' is not an ISO 8601 date-time."))?;
                 if t > now {
-                    return Err(format!("{key} must be prior to or equal to the current date and time."));
+                    return Err(format!(
+                        "{key} must be prior to or equal to the current date and time."
+                    ));
                 }
                 Ok(Some(t))
             }
@@ -305,6 +325,9 @@ pub async fn get_report(
         .map(report_json);
     match report {
         Some(r) => call.json(StatusCode::OK, r),
+        None if !is_numeric_id(&report_id) => {
+            call.invalid_input(&format!("Invalid reportId '{report_id}'."))
+        }
         None => call.not_found(&format!("Report {report_id} was not found.")),
     }
 }
@@ -326,6 +349,9 @@ pub async fn cancel_report(
         .filter(|r| r.seller_id == call.seller_id)
     else {
         drop(st);
+        if !is_numeric_id(&report_id) {
+            return call.invalid_input(&format!("Invalid reportId '{report_id}'."));
+        }
         return call.not_found(&format!("Report {report_id} was not found."));
     };
     if report.status != ProcessingStatus::InQueue {
@@ -369,7 +395,14 @@ fn parse_list(q: &Query, now: OffsetDateTime) -> Result<ListFilter, String> {
                 .map(|v| v.as_str().map(str::to_owned))
                 .collect()
         };
-        let at = |key: &str| t[key].as_i64().and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok());
+        // Times travel as unix nanoseconds: a page boundary must not drop the reports
+        // created in the last fraction of a second.
+        let at = |key: &str| {
+            t[key]
+                .as_str()
+                .and_then(|s| s.parse::<i128>().ok())
+                .and_then(|n| OffsetDateTime::from_unix_timestamp_nanos(n).ok())
+        };
         let key = t["k"]
             .as_str()
             .and_then(|k| k.parse::<i128>().ok())
@@ -392,7 +425,10 @@ fn parse_list(q: &Query, now: OffsetDateTime) -> Result<ListFilter, String> {
         return Err("reportTypes accepts between 1 and 10 values.".into());
     }
     let statuses = q.list("processingStatuses");
-    if let Some(bad) = statuses.iter().find(|s| ProcessingStatus::parse(s).is_none()) {
+    if let Some(bad) = statuses
+        .iter()
+        .find(|s| ProcessingStatus::parse(s).is_none())
+    {
         return Err(format!("Invalid input in processingStatuses: '{bad}'."));
     }
     if q.has("processingStatuses") && statuses.is_empty() {
@@ -447,7 +483,8 @@ pub async fn get_reports(
         .filter(|r| f.types.contains(&r.report_type))
         .filter(|r| f.statuses.is_empty() || f.statuses.iter().any(|s| s == r.status.as_str()))
         .filter(|r| {
-            f.marketplaces.is_empty() || r.marketplace_ids.iter().any(|m| f.marketplaces.contains(m))
+            f.marketplaces.is_empty()
+                || r.marketplace_ids.iter().any(|m| f.marketplaces.contains(m))
         })
         .filter(|r| r.created_time >= f.since && r.created_time <= f.until)
         .filter(|r| match &f.after {
@@ -463,19 +500,17 @@ pub async fn get_reports(
     let more = found.len() > f.page_size;
     found.truncate(f.page_size);
     let mut body = json!({ "reports": found.iter().map(|r| report_json(r)).collect::<Vec<_>>() });
-    if more {
-        if let Some(last) = found.last() {
-            body["nextToken"] = json!(encode_token(&json!({
-                "t": f.types,
-                "s": f.statuses,
-                "m": f.marketplaces,
-                "cs": f.since.unix_timestamp(),
-                "cu": f.until.unix_timestamp(),
-                "p": f.page_size,
-                "k": last.created_time.unix_timestamp_nanos().to_string(),
-                "i": last.report_id,
-            })));
-        }
+    if more && let Some(last) = found.last() {
+        body["nextToken"] = json!(encode_token(&json!({
+            "t": f.types,
+            "s": f.statuses,
+            "m": f.marketplaces,
+            "cs": f.since.unix_timestamp_nanos().to_string(),
+            "cu": f.until.unix_timestamp_nanos().to_string(),
+            "p": f.page_size,
+            "k": last.created_time.unix_timestamp_nanos().to_string(),
+            "i": last.report_id,
+        })));
     }
     drop(st);
     call.json(StatusCode::OK, body)
@@ -510,6 +545,9 @@ pub async fn get_report_document(
         .map(|d| d.gzip);
     let Some(gzip) = gzip else {
         drop(st);
+        if !is_document_id(&document_id) {
+            return call.invalid_input(&format!("Invalid reportDocumentId '{document_id}'."));
+        }
         return call.not_found(&format!("Report document {document_id} was not found."));
     };
     let url = sim.presigned_get_url(&st, &document_id, call.now, encoding_header);
@@ -535,14 +573,37 @@ mod tests {
 
     fn sim_with_orders(timing: Timing) -> Arc<Sim> {
         let orders = vec![
-            order("111-0000000-0000001", T0 - Duration::hours(30), "ATVPDKIKX0DER", FulfilledBy::Merchant, "UNSHIPPED"),
-            order("111-0000000-0000002", T0 - Duration::hours(2), "ATVPDKIKX0DER", FulfilledBy::Merchant, "UNSHIPPED"),
+            order(
+                "111-0000000-0000001",
+                T0 - Duration::hours(30),
+                "ATVPDKIKX0DER",
+                FulfilledBy::Merchant,
+                "UNSHIPPED",
+            ),
+            order(
+                "111-0000000-0000002",
+                T0 - Duration::hours(2),
+                "ATVPDKIKX0DER",
+                FulfilledBy::Merchant,
+                "UNSHIPPED",
+            ),
         ];
-        frozen_sim(vec![seller_spec("S1", orders, None), seller_spec("S2", vec![], None)], timing)
+        frozen_sim(
+            vec![
+                seller_spec("S1", orders, None),
+                seller_spec("S2", vec![], None),
+            ],
+            timing,
+        )
     }
 
     async fn create(sim: &Arc<Sim>, seller: &str, body: Value) -> (u16, Value) {
-        let r = create_report(AxumState(Arc::clone(sim)), headers(seller), Bytes::from(body.to_string())).await;
+        let r = create_report(
+            AxumState(Arc::clone(sim)),
+            headers(seller),
+            Bytes::from(body.to_string()),
+        )
+        .await;
         body_json(r).await
     }
 
@@ -553,11 +614,28 @@ mod tests {
     }
 
     async fn get(sim: &Arc<Sim>, seller: &str, id: &str) -> (u16, Value) {
-        body_json(get_report(AxumState(Arc::clone(sim)), Path(id.into()), headers(seller), RawQuery(None)).await).await
+        body_json(
+            get_report(
+                AxumState(Arc::clone(sim)),
+                Path(id.into()),
+                headers(seller),
+                RawQuery(None),
+            )
+            .await,
+        )
+        .await
     }
 
     async fn list(sim: &Arc<Sim>, query: &str) -> (u16, Value) {
-        body_json(get_reports(AxumState(Arc::clone(sim)), headers("S1"), RawQuery(Some(query.into()))).await).await
+        body_json(
+            get_reports(
+                AxumState(Arc::clone(sim)),
+                headers("S1"),
+                RawQuery(Some(query.into())),
+            )
+            .await,
+        )
+        .await
     }
 
     fn orders_report(start: &str) -> Value {
@@ -569,25 +647,52 @@ mod tests {
     }
 
     /// Fetches the document of a DONE report: (content type, content encoding, raw bytes, body).
-    async fn download(sim: &Arc<Sim>, document_id: &str, query: &str) -> (Value, String, Option<String>, Vec<u8>) {
-        let r = get_report_document(AxumState(Arc::clone(sim)), Path(document_id.into()), headers("S1"), RawQuery(Some(query.into()))).await;
+    async fn download(
+        sim: &Arc<Sim>,
+        document_id: &str,
+        query: &str,
+    ) -> (Value, String, Option<String>, Vec<u8>) {
+        let r = get_report_document(
+            AxumState(Arc::clone(sim)),
+            Path(document_id.into()),
+            headers("S1"),
+            RawQuery(Some(query.into())),
+        )
+        .await;
         let (status, doc) = body_json(r).await;
         assert_eq!(status, 200, "{doc}");
         let url = doc["url"].as_str().unwrap();
         let (path, query) = url.split_once('?').unwrap();
         let id = path.rsplit('/').next().unwrap();
-        let id: String = url::form_urlencoded::parse(format!("x={id}").as_bytes()).next().unwrap().1.into_owned();
-        let r = crate::documents::download(AxumState(Arc::clone(sim)), Path(id), RawQuery(Some(query.into()))).await;
+        let id: String = url::form_urlencoded::parse(format!("x={id}").as_bytes())
+            .next()
+            .unwrap()
+            .1
+            .into_owned();
+        let r = crate::documents::download(
+            AxumState(Arc::clone(sim)),
+            Path(id),
+            RawQuery(Some(query.into())),
+        )
+        .await;
         assert_eq!(r.status(), 200);
-        let content_type = r.headers()[header::CONTENT_TYPE].to_str().unwrap().to_string();
-        let encoding = r.headers().get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap().to_string());
+        let content_type = r.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let encoding = r
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .map(|v| v.to_str().unwrap().to_string());
         let bytes = to_bytes(r.into_body(), usize::MAX).await.unwrap().to_vec();
         (doc, content_type, encoding, bytes)
     }
 
     fn gunzip(bytes: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).unwrap();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .unwrap();
         out
     }
 
@@ -614,10 +719,16 @@ mod tests {
         assert_eq!(queued["dataEndTime"], format_datetime(T0));
         assert!(queued.get("processingStartTime").is_none());
         assert_eq!(running["processingStatus"], "IN_PROGRESS");
-        assert_eq!(running["processingStartTime"], format_datetime(T0 + Duration::seconds(30)));
+        assert_eq!(
+            running["processingStartTime"],
+            format_datetime(T0 + Duration::seconds(30))
+        );
         assert_eq!(still["processingStatus"], "IN_PROGRESS");
         assert_eq!(done["processingStatus"], "DONE");
-        assert_eq!(done["processingEndTime"], format_datetime(T0 + Duration::seconds(120)));
+        assert_eq!(
+            done["processingEndTime"],
+            format_datetime(T0 + Duration::seconds(120))
+        );
         let doc_id = done["reportDocumentId"].as_str().unwrap();
         let (doc, content_type, _, bytes) = download(&sim, doc_id, "").await;
         assert!(doc.get("compressionAlgorithm").is_none());
@@ -625,18 +736,25 @@ mod tests {
         let text = String::from_utf8(bytes).unwrap();
         // Only order 2 is in the window: a header and its two item rows.
         assert_eq!(text.lines().count(), 3);
-        assert!(text.lines().skip(1).all(|l| l.starts_with("111-0000000-0000002\t")));
+        assert!(
+            text.lines()
+                .skip(1)
+                .all(|l| l.starts_with("111-0000000-0000002\t"))
+        );
     }
 
     #[tokio::test]
     async fn report_without_data_is_cancelled_without_document() {
         let sim = sim_with_orders(Timing::default());
-        let id = create_id(&sim, json!({
-            "reportType": report_docs::ALL_ORDERS,
-            "marketplaceIds": ["ATVPDKIKX0DER"],
-            "dataStartTime": "2026-10-01T00:00:00Z",
-            "dataEndTime": "2026-10-02T00:00:00Z",
-        }))
+        let id = create_id(
+            &sim,
+            json!({
+                "reportType": report_docs::ALL_ORDERS,
+                "marketplaceIds": ["ATVPDKIKX0DER"],
+                "dataStartTime": "2026-10-01T00:00:00Z",
+                "dataEndTime": "2026-10-02T00:00:00Z",
+            }),
+        )
         .await;
         let unknown = create_id(&sim, json!({ "reportType": "GET_V2_SELLER_PERFORMANCE_REPORT", "marketplaceIds": ["ATVPDKIKX0DER"] })).await;
 
@@ -653,7 +771,11 @@ mod tests {
     #[tokio::test]
     async fn scripted_outcomes_end_fatal_cancelled_or_stay_queued() {
         let sim = sim_with_orders(Timing::default());
-        for outcome in [PlannedOutcome::Fatal, PlannedOutcome::Cancelled, PlannedOutcome::Stuck] {
+        for outcome in [
+            PlannedOutcome::Fatal,
+            PlannedOutcome::Cancelled,
+            PlannedOutcome::Stuck,
+        ] {
             sim.script_report_outcome(report_docs::ALL_ORDERS, outcome);
         }
         let fatal = create_id(&sim, orders_report(DAY)).await;
@@ -668,10 +790,23 @@ mod tests {
         let (_, s) = get(&sim, "S1", &stuck).await;
         let (_, n) = get(&sim, "S1", &normal).await;
 
-        assert_eq!((status(&f), status(&c), status(&s), status(&n)), ("FATAL".into(), "CANCELLED".into(), "IN_QUEUE".into(), "DONE".into()));
+        assert_eq!(
+            (status(&f), status(&c), status(&s), status(&n)),
+            (
+                "FATAL".into(),
+                "CANCELLED".into(),
+                "IN_QUEUE".into(),
+                "DONE".into()
+            )
+        );
         assert!(f.get("reportDocumentId").is_none());
         assert!(c.get("reportDocumentId").is_none());
-        let r = cancel_report(AxumState(Arc::clone(&sim)), Path(stuck.clone()), headers("S1")).await;
+        let r = cancel_report(
+            AxumState(Arc::clone(&sim)),
+            Path(stuck.clone()),
+            headers("S1"),
+        )
+        .await;
         assert_eq!(r.status(), 200);
         let (_, s) = get(&sim, "S1", &stuck).await;
         assert_eq!(status(&s), "CANCELLED");
@@ -681,9 +816,24 @@ mod tests {
     async fn verbatim_document_is_served_byte_for_byte_with_its_charset() {
         let sim = sim_with_orders(Timing::default());
         // "Größe" in windows-1252, and a stray byte no UTF-8 decoder accepts.
-        let raw: Vec<u8> = b"sku\tasin\tprice\tquantity\nGr\xf6\xdfe\tB000000001\t9.99\t3\n".to_vec();
-        sim.serve_next_document(report_docs::OPEN_LISTINGS, VerbatimDocument { bytes: raw.clone().into(), charset: "Cp1252".into(), gzip: false });
-        sim.serve_next_document(report_docs::OPEN_LISTINGS, VerbatimDocument { bytes: raw.clone().into(), charset: "Cp1252".into(), gzip: true });
+        let raw: Vec<u8> =
+            b"sku\tasin\tprice\tquantity\nGr\xf6\xdfe\tB000000001\t9.99\t3\n".to_vec();
+        sim.serve_next_document(
+            report_docs::OPEN_LISTINGS,
+            VerbatimDocument {
+                bytes: raw.clone().into(),
+                charset: "Cp1252".into(),
+                gzip: false,
+            },
+        );
+        sim.serve_next_document(
+            report_docs::OPEN_LISTINGS,
+            VerbatimDocument {
+                bytes: raw.clone().into(),
+                charset: "Cp1252".into(),
+                gzip: true,
+            },
+        );
         let body = json!({ "reportType": report_docs::OPEN_LISTINGS, "marketplaceIds": ["ATVPDKIKX0DER"] });
         let plain = create_id(&sim, body.clone()).await;
         let zipped = create_id(&sim, body).await;
@@ -691,9 +841,16 @@ mod tests {
         sim.advance_clock(secs(120));
         let (_, p) = get(&sim, "S1", &plain).await;
         let (_, z) = get(&sim, "S1", &zipped).await;
-        let (_, content_type, _, bytes) = download(&sim, p["reportDocumentId"].as_str().unwrap(), "").await;
-        let (doc, _, encoding, gz) = download(&sim, z["reportDocumentId"].as_str().unwrap(), "").await;
-        let (_, _, encoding_on, gz_again) = download(&sim, z["reportDocumentId"].as_str().unwrap(), "enableContentEncodingUrlHeader=true").await;
+        let (_, content_type, _, bytes) =
+            download(&sim, p["reportDocumentId"].as_str().unwrap(), "").await;
+        let (doc, _, encoding, gz) =
+            download(&sim, z["reportDocumentId"].as_str().unwrap(), "").await;
+        let (_, _, encoding_on, gz_again) = download(
+            &sim,
+            z["reportDocumentId"].as_str().unwrap(),
+            "enableContentEncodingUrlHeader=true",
+        )
+        .await;
 
         assert_eq!(p["processingStatus"], "DONE");
         assert_eq!(content_type, "text/plain; charset=Cp1252");
@@ -709,7 +866,14 @@ mod tests {
     async fn fatal_with_a_verbatim_document_attaches_it_as_error_document() {
         let sim = sim_with_orders(Timing::default());
         sim.script_report_outcome(report_docs::ALL_ORDERS, PlannedOutcome::Fatal);
-        sim.serve_next_document(report_docs::ALL_ORDERS, VerbatimDocument { bytes: b"error: too much data".to_vec().into(), charset: "UTF-8".into(), gzip: false });
+        sim.serve_next_document(
+            report_docs::ALL_ORDERS,
+            VerbatimDocument {
+                bytes: b"error: too much data".to_vec().into(),
+                charset: "UTF-8".into(),
+                gzip: false,
+            },
+        );
         let id = create_id(&sim, orders_report(DAY)).await;
 
         sim.advance_clock(secs(120));
@@ -722,7 +886,10 @@ mod tests {
 
     #[tokio::test]
     async fn gzip_timing_knob_compresses_generated_documents() {
-        let sim = sim_with_orders(Timing { gzip_report_documents: true, ..Timing::default() });
+        let sim = sim_with_orders(Timing {
+            gzip_report_documents: true,
+            ..Timing::default()
+        });
         let id = create_id(&sim, orders_report(DAY)).await;
 
         sim.advance_clock(secs(120));
@@ -730,7 +897,11 @@ mod tests {
         let (doc, _, _, bytes) = download(&sim, r["reportDocumentId"].as_str().unwrap(), "").await;
 
         assert_eq!(doc["compressionAlgorithm"], "GZIP");
-        assert!(String::from_utf8(gunzip(&bytes)).unwrap().starts_with("amazon-order-id\t"));
+        assert!(
+            String::from_utf8(gunzip(&bytes))
+                .unwrap()
+                .starts_with("amazon-order-id\t")
+        );
     }
 
     #[tokio::test]
@@ -747,6 +918,7 @@ mod tests {
             json!({ "reportType": "GET_MERCHANT_LISTINGS_ALL_DATA", "marketplaceIds": ["ATVPDKIKX0DER"], "dataEndTime": "19/11/2026" }),
             json!({ "reportType": "GET_MERCHANT_LISTINGS_ALL_DATA", "marketplaceIds": ["ATVPDKIKX0DER"], "reportOptions": { "custom": true } }),
             json!({ "reportType": "get merchant listings", "marketplaceIds": ["ATVPDKIKX0DER"] }),
+            json!({ "reportType": "BAD_FEE_DISCOUNTS_REPORT", "marketplaceIds": ["ATVPDKIKX0DER"] }),
         ];
 
         for body in cases {
@@ -765,8 +937,10 @@ mod tests {
         let (mine, _) = get(&sim, "S1", &id).await;
         let (theirs, body) = get(&sim, "S2", &id).await;
         let (unknown, _) = get(&sim, "S1", "123").await;
+        let (malformed, bad) = get(&sim, "S1", "badReportId1").await;
 
-        assert_eq!((mine, theirs, unknown), (200, 404, 404));
+        assert_eq!((mine, theirs, unknown, malformed), (200, 404, 404, 400));
+        assert_eq!(bad["errors"][0]["code"], "InvalidInput");
         assert_eq!(body["errors"][0]["code"], "NotFound");
     }
 
@@ -781,7 +955,11 @@ mod tests {
         let fresh = create_id(&sim, orders_report(DAY)).await;
         let cancel = |id: String| {
             let sim = Arc::clone(&sim);
-            async move { body_json(cancel_report(AxumState(sim), Path(id), headers("S1")).await).await.0 }
+            async move {
+                body_json(cancel_report(AxumState(sim), Path(id), headers("S1")).await)
+                    .await
+                    .0
+            }
         };
 
         let in_progress = cancel(running.clone()).await;
@@ -789,9 +967,18 @@ mod tests {
         let again = cancel(fresh.clone()).await;
         let missing = cancel("999".into()).await;
 
-        assert_eq!((in_progress, in_queue, again, missing), (400, 200, 400, 404));
-        assert_eq!(get(&sim, "S1", &fresh).await.1["processingStatus"], "CANCELLED");
-        assert_eq!(get(&sim, "S1", &running).await.1["processingStatus"], "IN_PROGRESS");
+        assert_eq!(
+            (in_progress, in_queue, again, missing),
+            (400, 200, 400, 404)
+        );
+        assert_eq!(
+            get(&sim, "S1", &fresh).await.1["processingStatus"],
+            "CANCELLED"
+        );
+        assert_eq!(
+            get(&sim, "S1", &running).await.1["processingStatus"],
+            "IN_PROGRESS"
+        );
     }
 
     #[tokio::test]
@@ -799,37 +986,114 @@ mod tests {
         let sim = sim_with_orders(Timing::default());
         let mut ids = Vec::new();
         for i in 0..7 {
-            let kind = if i % 2 == 0 { report_docs::ALL_ORDERS } else { report_docs::ALL_LISTINGS };
-            ids.push(create_id(&sim, json!({ "reportType": kind, "marketplaceIds": ["ATVPDKIKX0DER"] })).await);
+            let kind = if i % 2 == 0 {
+                report_docs::ALL_ORDERS
+            } else {
+                report_docs::ALL_LISTINGS
+            };
+            ids.push(
+                create_id(
+                    &sim,
+                    json!({ "reportType": kind, "marketplaceIds": ["ATVPDKIKX0DER"] }),
+                )
+                .await,
+            );
             sim.advance_clock(secs(60));
         }
         sim.script_report_outcome(report_docs::ALL_ORDERS, PlannedOutcome::Stuck);
         let stuck = create_id(&sim, orders_report(DAY)).await;
-        let (_, other) = create(&sim, "S2", json!({ "reportType": report_docs::ALL_ORDERS, "marketplaceIds": ["ATVPDKIKX0DER"] })).await;
+        let (_, other) = create(
+            &sim,
+            "S2",
+            json!({ "reportType": report_docs::ALL_ORDERS, "marketplaceIds": ["ATVPDKIKX0DER"] }),
+        )
+        .await;
 
-        let (_, orders_only) = list(&sim, &format!("reportTypes={}", report_docs::ALL_ORDERS)).await;
-        let (_, queued) = list(&sim, &format!("reportTypes={},{}&processingStatuses=IN_QUEUE", report_docs::ALL_ORDERS, report_docs::ALL_LISTINGS)).await;
+        let (_, orders_only) =
+            list(&sim, &format!("reportTypes={}", report_docs::ALL_ORDERS)).await;
+        let (_, queued) = list(
+            &sim,
+            &format!(
+                "reportTypes={},{}&processingStatuses=IN_QUEUE",
+                report_docs::ALL_ORDERS,
+                report_docs::ALL_LISTINGS
+            ),
+        )
+        .await;
         let mut pages = Vec::new();
-        let mut query = format!("reportTypes={}&reportTypes={}&pageSize=3", report_docs::ALL_ORDERS, report_docs::ALL_LISTINGS);
+        let mut query = format!(
+            "reportTypes={}&reportTypes={}&pageSize=3",
+            report_docs::ALL_ORDERS,
+            report_docs::ALL_LISTINGS
+        );
         loop {
             let (status, page) = list(&sim, &query).await;
             assert_eq!(status, 200, "{page}");
-            pages.push(page["reports"].as_array().unwrap().iter().map(|r| r["reportId"].as_str().unwrap().to_string()).collect::<Vec<_>>());
+            pages.push(
+                page["reports"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["reportId"].as_str().unwrap().to_string())
+                    .collect::<Vec<_>>(),
+            );
             match page["nextToken"].as_str() {
                 Some(t) => query = format!("nextToken={t}"),
                 None => break,
             }
         }
 
-        let ids_of = |v: &Value| v["reports"].as_array().unwrap().iter().map(|r| r["reportId"].as_str().unwrap().to_string()).collect::<Vec<_>>();
-        assert_eq!(ids_of(&orders_only), [stuck.clone(), ids[6].clone(), ids[4].clone(), ids[2].clone(), ids[0].clone()]);
-        assert_eq!(ids_of(&queued), [stuck.clone()]);
+        let ids_of = |v: &Value| {
+            v["reports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["reportId"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids_of(&orders_only),
+            [
+                stuck.clone(),
+                ids[6].clone(),
+                ids[4].clone(),
+                ids[2].clone(),
+                ids[0].clone()
+            ]
+        );
+        assert_eq!(ids_of(&queued), std::slice::from_ref(&stuck));
         let mut expected: Vec<String> = ids.clone();
         expected.push(stuck);
         expected.reverse();
         assert_eq!(pages.concat(), expected);
         assert_eq!(pages.len(), 3);
-        assert!(!pages.concat().contains(&other["reportId"].as_str().unwrap().to_string()));
+        assert!(
+            !pages
+                .concat()
+                .contains(&other["reportId"].as_str().unwrap().to_string())
+        );
+    }
+
+    #[tokio::test]
+    async fn get_reports_pages_keep_reports_created_within_the_same_second() {
+        let sim = sim_with_orders(Timing::default());
+        let body =
+            json!({ "reportType": report_docs::ALL_ORDERS, "marketplaceIds": ["ATVPDKIKX0DER"] });
+        sim.advance_clock(std::time::Duration::from_millis(300));
+        let first = create_id(&sim, body.clone()).await;
+        sim.advance_clock(std::time::Duration::from_millis(300));
+        let second = create_id(&sim, body).await;
+
+        let (_, page1) = list(
+            &sim,
+            &format!("reportTypes={}&pageSize=1", report_docs::ALL_ORDERS),
+        )
+        .await;
+        let token = page1["nextToken"].as_str().unwrap();
+        let (_, page2) = list(&sim, &format!("nextToken={token}")).await;
+
+        assert_eq!(page1["reports"][0]["reportId"], second.as_str());
+        assert_eq!(page2["reports"][0]["reportId"], first.as_str());
     }
 
     #[tokio::test]
@@ -860,12 +1124,36 @@ mod tests {
         let sim = sim_with_orders(Timing::default());
         let id = create_id(&sim, orders_report(DAY)).await;
         sim.advance_clock(secs(120));
-        let doc_id = get(&sim, "S1", &id).await.1["reportDocumentId"].as_str().unwrap().to_string();
+        let doc_id = get(&sim, "S1", &id).await.1["reportDocumentId"]
+            .as_str()
+            .unwrap()
+            .to_string();
 
-        let r = get_report_document(AxumState(Arc::clone(&sim)), Path(doc_id.clone()), headers("S2"), RawQuery(None)).await;
-        let bad = get_report_document(AxumState(Arc::clone(&sim)), Path(doc_id), headers("S1"), RawQuery(Some("enableContentEncodingUrlHeader=yes".into()))).await;
+        let r = get_report_document(
+            AxumState(Arc::clone(&sim)),
+            Path(doc_id.clone()),
+            headers("S2"),
+            RawQuery(None),
+        )
+        .await;
+        let bad = get_report_document(
+            AxumState(Arc::clone(&sim)),
+            Path(doc_id),
+            headers("S1"),
+            RawQuery(Some("enableContentEncodingUrlHeader=yes".into())),
+        )
+        .await;
+
+        let malformed = get_report_document(
+            AxumState(Arc::clone(&sim)),
+            Path("badDocumentId1".into()),
+            headers("S1"),
+            RawQuery(None),
+        )
+        .await;
 
         assert_eq!(r.status(), 404);
         assert_eq!(bad.status(), 400);
+        assert_eq!(malformed.status(), 400);
     }
 }

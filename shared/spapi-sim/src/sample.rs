@@ -73,62 +73,328 @@ pub fn scenario_at(start: OffsetDateTime) -> Scenario {
 }
 
 /// (sku, asin, title, price, quantity, fulfillment channel, status)
-type Row = (&'static str, &'static str, &'static str, Option<&'static str>, i64, &'static str, &'static str);
+type Row = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    i64,
+    &'static str,
+    &'static str,
+);
 
 const LISTINGS: &[Row] = &[
-    ("MUG-BLU-12", "B0C7QX2M1A", "Stoneware Coffee Mug, 12 oz, Speckled Blue", Some("14.99"), 24, "DEFAULT", "Active"),
-    ("MUG-GRN-12", "B0C7QX3K8P", "Stoneware Coffee Mug, 12 oz, Sage Green", Some("14.99"), 18, "DEFAULT", "Active"),
-    ("MUG-SET-4", "B0C7QZ9T4D", "Stoneware Mug Set of 4, Assorted Glazes", Some("49.50"), 7, "DEFAULT", "Active"),
-    ("BOWL-RAM-6", "B0CB1L7N2R", "Ceramic Ramen Bowl with Chopsticks, 6 in", Some("22.00"), 11, "DEFAULT", "Active"),
-    ("PLATE-DIN-2", "B0CB1M4W6E", "Dinner Plates, Matte White, Set of 2", Some("27.95"), 9, "DEFAULT", "Active"),
-    ("TEAPOT-1L", "B0CD4H8J3S", "Cast Iron Teapot with Infuser, 1 L", Some("39.00"), 5, "DEFAULT", "Active"),
-    ("TEA-INF-SS", "B0CD4J2Q7V", "Stainless Steel Tea Infuser, Fine Mesh", Some("8.49"), 60, "DEFAULT", "Active"),
-    ("COAST-CORK-6", "B0CF2K5P9B", "Cork Coasters, Set of 6", Some("11.25"), 40, "DEFAULT", "Active"),
-    ("TRIVET-OAK", "B0CF2L8R1C", "Oak Trivet, Round, 8 in", Some("16.80"), 14, "DEFAULT", "Active"),
-    ("NAPKIN-LIN-4", "B0CG6N3T5F", "Linen Napkins, Natural, Set of 4", Some("24.00"), 20, "DEFAULT", "Active"),
-    ("APRON-CNV", "B0CG6P7V2G", "Canvas Kitchen Apron with Pockets", Some("29.99"), 12, "DEFAULT", "Active"),
-    ("TOWEL-WAF-2", "B0CH8Q1X4H", "Waffle Weave Dish Towels, Set of 2", Some("13.50"), 33, "DEFAULT", "Active"),
-    ("BOARD-WAL-L", "B0CH8R6Z8J", "Walnut Cutting Board, Large, 18 x 12 in", Some("64.00"), 4, "DEFAULT", "Active"),
-    ("SPOON-OLV-3", "B0CJ2S4A6K", "Olive Wood Spoons, Set of 3", Some("18.75"), 26, "DEFAULT", "Active"),
-    ("JAR-GLS-1L", "B0CJ2T9C3L", "Glass Storage Jar with Bamboo Lid, 1 L", Some("12.40"), 45, "DEFAULT", "Active"),
-    ("JAR-GLS-SET", "B0CJ2V1E7M", "Glass Storage Jars, Set of 3", Some("31.90"), 8, "DEFAULT", "Active"),
-    ("CANDLE-SOY-8", "B0CK5W3G2N", "Soy Candle, Cedar and Sage, 8 oz", Some("19.00"), 16, "DEFAULT", "Active"),
-    ("VASE-BUD-S", "B0CK5X8J6P", "Ceramic Bud Vase, Small", Some("15.60"), 10, "DEFAULT", "Active"),
-    ("BASKET-SEA", "B0CL7Y2L9Q", "Seagrass Storage Basket, Medium", Some("34.00"), 6, "DEFAULT", "Active"),
-    ("THROW-WOOL", "B0CL7Z5N1R", "Wool Throw Blanket, Oatmeal, 50 x 60 in", Some("89.00"), 3, "DEFAULT", "Active"),
-    ("PILLOW-CVR-18", "B0CM9A7Q4S", "Linen Pillow Cover, 18 x 18 in", Some("21.50"), 22, "DEFAULT", "Active"),
-    ("MUG-GRY-16", "B0CN1B4S8T", "Stoneware Coffee Mug, 16 oz, Charcoal", Some("16.49"), 0, "DEFAULT", "Active"),
-    ("PLANTER-TC-6", "B0CN1C9U2V", "Terracotta Planter with Saucer, 6 in", Some("17.25"), 0, "DEFAULT", "Active"),
-    ("SOAP-DISH", "B0CP3D6W5W", "Ceramic Soap Dish with Drain", Some("9.95"), 0, "DEFAULT", "Active"),
-    ("BOWL-NEST-3", "B0CP3E2Y7X", "Nesting Mixing Bowls, Set of 3", None, 5, "DEFAULT", "Active"),
-    ("CARAFE-1L", "B0CQ5F8A3Y", "Glass Water Carafe with Cup, 1 L", None, 0, "DEFAULT", "Active"),
-    ("MUG-HOL-12", "B0CR7G1C6Z", "Holiday Mug, 12 oz, Red", Some("15.99"), 0, "DEFAULT", "Inactive"),
-    ("CANDLE-PUMP", "B0CR7H4E9A", "Soy Candle, Pumpkin Spice, 8 oz", Some("19.00"), 2, "DEFAULT", "Inactive"),
-    ("FRENCH-PRESS", "B0CS9J7G2B", "French Press Coffee Maker, 34 oz", Some("32.00"), 0, "AMAZON_NA", "Active"),
-    ("KETTLE-GOOSE", "B0CS9K3J5C", "Gooseneck Kettle, Stainless, 1 L", Some("44.95"), 0, "AMAZON_NA", "Active"),
-    ("GRINDER-BURR", "B0CT2L6L8D", "Manual Burr Coffee Grinder", Some("38.50"), 0, "AMAZON_NA", "Active"),
-    ("SCALE-COFFEE", "B0CT2M9N1E", "Coffee Scale with Timer", Some("26.99"), 0, "AMAZON_NA", "Inactive"),
+    (
+        "MUG-BLU-12",
+        "B0C7QX2M1A",
+        "Stoneware Coffee Mug, 12 oz, Speckled Blue",
+        Some("14.99"),
+        24,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "MUG-GRN-12",
+        "B0C7QX3K8P",
+        "Stoneware Coffee Mug, 12 oz, Sage Green",
+        Some("14.99"),
+        18,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "MUG-SET-4",
+        "B0C7QZ9T4D",
+        "Stoneware Mug Set of 4, Assorted Glazes",
+        Some("49.50"),
+        7,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "BOWL-RAM-6",
+        "B0CB1L7N2R",
+        "Ceramic Ramen Bowl with Chopsticks, 6 in",
+        Some("22.00"),
+        11,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "PLATE-DIN-2",
+        "B0CB1M4W6E",
+        "Dinner Plates, Matte White, Set of 2",
+        Some("27.95"),
+        9,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "TEAPOT-1L",
+        "B0CD4H8J3S",
+        "Cast Iron Teapot with Infuser, 1 L",
+        Some("39.00"),
+        5,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "TEA-INF-SS",
+        "B0CD4J2Q7V",
+        "Stainless Steel Tea Infuser, Fine Mesh",
+        Some("8.49"),
+        60,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "COAST-CORK-6",
+        "B0CF2K5P9B",
+        "Cork Coasters, Set of 6",
+        Some("11.25"),
+        40,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "TRIVET-OAK",
+        "B0CF2L8R1C",
+        "Oak Trivet, Round, 8 in",
+        Some("16.80"),
+        14,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "NAPKIN-LIN-4",
+        "B0CG6N3T5F",
+        "Linen Napkins, Natural, Set of 4",
+        Some("24.00"),
+        20,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "APRON-CNV",
+        "B0CG6P7V2G",
+        "Canvas Kitchen Apron with Pockets",
+        Some("29.99"),
+        12,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "TOWEL-WAF-2",
+        "B0CH8Q1X4H",
+        "Waffle Weave Dish Towels, Set of 2",
+        Some("13.50"),
+        33,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "BOARD-WAL-L",
+        "B0CH8R6Z8J",
+        "Walnut Cutting Board, Large, 18 x 12 in",
+        Some("64.00"),
+        4,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "SPOON-OLV-3",
+        "B0CJ2S4A6K",
+        "Olive Wood Spoons, Set of 3",
+        Some("18.75"),
+        26,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "JAR-GLS-1L",
+        "B0CJ2T9C3L",
+        "Glass Storage Jar with Bamboo Lid, 1 L",
+        Some("12.40"),
+        45,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "JAR-GLS-SET",
+        "B0CJ2V1E7M",
+        "Glass Storage Jars, Set of 3",
+        Some("31.90"),
+        8,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "CANDLE-SOY-8",
+        "B0CK5W3G2N",
+        "Soy Candle, Cedar and Sage, 8 oz",
+        Some("19.00"),
+        16,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "VASE-BUD-S",
+        "B0CK5X8J6P",
+        "Ceramic Bud Vase, Small",
+        Some("15.60"),
+        10,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "BASKET-SEA",
+        "B0CL7Y2L9Q",
+        "Seagrass Storage Basket, Medium",
+        Some("34.00"),
+        6,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "THROW-WOOL",
+        "B0CL7Z5N1R",
+        "Wool Throw Blanket, Oatmeal, 50 x 60 in",
+        Some("89.00"),
+        3,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "PILLOW-CVR-18",
+        "B0CM9A7Q4S",
+        "Linen Pillow Cover, 18 x 18 in",
+        Some("21.50"),
+        22,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "MUG-GRY-16",
+        "B0CN1B4S8T",
+        "Stoneware Coffee Mug, 16 oz, Charcoal",
+        Some("16.49"),
+        0,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "PLANTER-TC-6",
+        "B0CN1C9U2V",
+        "Terracotta Planter with Saucer, 6 in",
+        Some("17.25"),
+        0,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "SOAP-DISH",
+        "B0CP3D6W5W",
+        "Ceramic Soap Dish with Drain",
+        Some("9.95"),
+        0,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "BOWL-NEST-3",
+        "B0CP3E2Y7X",
+        "Nesting Mixing Bowls, Set of 3",
+        None,
+        5,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "CARAFE-1L",
+        "B0CQ5F8A3Y",
+        "Glass Water Carafe with Cup, 1 L",
+        None,
+        0,
+        "DEFAULT",
+        "Active",
+    ),
+    (
+        "MUG-HOL-12",
+        "B0CR7G1C6Z",
+        "Holiday Mug, 12 oz, Red",
+        Some("15.99"),
+        0,
+        "DEFAULT",
+        "Inactive",
+    ),
+    (
+        "CANDLE-PUMP",
+        "B0CR7H4E9A",
+        "Soy Candle, Pumpkin Spice, 8 oz",
+        Some("19.00"),
+        2,
+        "DEFAULT",
+        "Inactive",
+    ),
+    (
+        "FRENCH-PRESS",
+        "B0CS9J7G2B",
+        "French Press Coffee Maker, 34 oz",
+        Some("32.00"),
+        0,
+        "AMAZON_NA",
+        "Active",
+    ),
+    (
+        "KETTLE-GOOSE",
+        "B0CS9K3J5C",
+        "Gooseneck Kettle, Stainless, 1 L",
+        Some("44.95"),
+        0,
+        "AMAZON_NA",
+        "Active",
+    ),
+    (
+        "GRINDER-BURR",
+        "B0CT2L6L8D",
+        "Manual Burr Coffee Grinder",
+        Some("38.50"),
+        0,
+        "AMAZON_NA",
+        "Active",
+    ),
+    (
+        "SCALE-COFFEE",
+        "B0CT2M9N1E",
+        "Coffee Scale with Timer",
+        Some("26.99"),
+        0,
+        "AMAZON_NA",
+        "Inactive",
+    ),
 ];
 
 fn listings(start: OffsetDateTime) -> Vec<ListingSpec> {
     LISTINGS
         .iter()
         .enumerate()
-        .map(|(i, (sku, asin, title, price, quantity, channel, status))| ListingSpec {
-            sku: (*sku).into(),
-            asin: (*asin).into(),
-            title: (*title).into(),
-            price: price.map(str::to_owned),
-            currency: Some("USD".into()),
-            quantity: *quantity,
-            marketplace_id: MARKETPLACE_ID.into(),
-            fulfillment_channel: (*channel).into(),
-            status: (*status).into(),
-            product_type: "HOME".into(),
-            lead_time_days: (*channel == "DEFAULT").then_some(2),
-            condition: "new".into(),
-            open_date: Some(start - Duration::days(40 + 11 * i as i64)),
-        })
+        .map(
+            |(i, (sku, asin, title, price, quantity, channel, status))| ListingSpec {
+                sku: (*sku).into(),
+                asin: (*asin).into(),
+                title: (*title).into(),
+                price: price.map(str::to_owned),
+                currency: Some("USD".into()),
+                quantity: *quantity,
+                marketplace_id: MARKETPLACE_ID.into(),
+                fulfillment_channel: (*channel).into(),
+                status: (*status).into(),
+                product_type: "HOME".into(),
+                lead_time_days: (*channel == "DEFAULT").then_some(2),
+                condition: "new".into(),
+                open_date: Some(start - Duration::days(40 + 11 * i as i64)),
+            },
+        )
         .collect()
 }
 
@@ -195,11 +461,17 @@ fn carrier(rng: &mut Rng, n: usize) -> PackageSpec {
             .collect()
     };
     let digits = |rng: &mut Rng, len: usize| -> String {
-        (0..len).map(|_| char::from(b'0' + rng.below(10) as u8)).collect()
+        (0..len)
+            .map(|_| char::from(b'0' + rng.below(10) as u8))
+            .collect()
     };
     let (carrier, service, tracking) = match rng.below(3) {
         0 => ("UPS", "UPS Ground", format!("1Z{}", alnum(rng, 16))),
-        1 => ("USPS", "USPS Ground Advantage", format!("9400{}", digits(rng, 18))),
+        1 => (
+            "USPS",
+            "USPS Ground Advantage",
+            format!("9400{}", digits(rng, 18)),
+        ),
         _ => ("FedEx", "FedEx Ground", digits(rng, 12)),
     };
     PackageSpec {
@@ -257,11 +529,17 @@ fn orders(start: OffsetDateTime, listings: &[ListingSpec]) -> Vec<serde_json::Va
             } else {
                 FulfilledBy::Merchant
             },
-            service_level: if index % 4 == 1 { "EXPEDITED" } else { "STANDARD" }.into(),
+            service_level: if index % 4 == 1 {
+                "EXPEDITED"
+            } else {
+                "STANDARD"
+            }
+            .into(),
             customer: world::random_customer(&mut rng, "US"),
             seller_order_id: (index == 6).then(|| "SHOP-10042".to_string()),
             prime: fba || index % 3 == 0,
-            business: (index == 9).then(|| ("Lakeside Cafe LLC".to_string(), "PO-448120".to_string())),
+            business: (index == 9)
+                .then(|| ("Lakeside Cafe LLC".to_string(), "PO-448120".to_string())),
         };
         let mut order = world::build_order(&spec);
         let released = created + Duration::minutes(30);
@@ -347,7 +625,13 @@ mod tests {
         };
 
         assert!(orders.len() >= 24, "{}", orders.len());
-        for status in ["PENDING", "UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED", "CANCELLED"] {
+        for status in [
+            "PENDING",
+            "UNSHIPPED",
+            "PARTIALLY_SHIPPED",
+            "SHIPPED",
+            "CANCELLED",
+        ] {
             assert!(has(status, "MERCHANT"), "no merchant {status} order");
         }
         assert!(has("SHIPPED", "AMAZON"));
@@ -363,7 +647,11 @@ mod tests {
                 _ => assert_eq!(packages, 0, "{status}"),
             }
         }
-        assert!(orders.iter().any(|o| o["packages"].as_array().is_some_and(|p| p.len() == 2)));
+        assert!(
+            orders
+                .iter()
+                .any(|o| o["packages"].as_array().is_some_and(|p| p.len() == 2))
+        );
     }
 
     #[test]
@@ -375,7 +663,10 @@ mod tests {
         assert!(l.iter().any(|l| l.status == "Inactive"));
         assert!(l.iter().any(|l| l.fulfillment_channel == "AMAZON_NA"));
         assert!(l.iter().any(|l| l.price.is_none()));
-        assert!(l.iter().any(|l| l.quantity == 0 && l.fulfillment_channel == "DEFAULT"));
+        assert!(
+            l.iter()
+                .any(|l| l.quantity == 0 && l.fulfillment_channel == "DEFAULT")
+        );
     }
 
     #[test]
@@ -391,7 +682,9 @@ mod tests {
             .values()
             .filter(|o| order_status(o) == "PENDING")
             .count();
-        assert_eq!(pending, 3, "sample Pending orders stay Pending at the start");
+        assert_eq!(
+            pending, 3,
+            "sample Pending orders stay Pending at the start"
+        );
     }
 }
-

@@ -122,15 +122,33 @@ impl Sim {
         if let Some(status) = decision.forced_status {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let (code, message) = match status.as_u16() {
-                400 => ("InvalidInput", "Request has missing or invalid parameters and cannot be parsed."),
-                401 => ("Unauthorized", "The request's Authorization header is not formatted correctly or does not contain a valid token."),
+                400 => (
+                    "InvalidInput",
+                    "Request has missing or invalid parameters and cannot be parsed.",
+                ),
+                401 => (
+                    "Unauthorized",
+                    "The request's Authorization header is not formatted correctly or does not contain a valid token.",
+                ),
                 403 => ("Unauthorized", "Access to requested resource is denied."),
                 404 => ("NotFound", "The resource specified does not exist."),
-                413 => ("RequestTooLarge", "The request size exceeded the maximum accepted size."),
-                415 => ("UnsupportedMediaType", "The request payload is in an unsupported format."),
+                413 => (
+                    "RequestTooLarge",
+                    "The request size exceeded the maximum accepted size.",
+                ),
+                415 => (
+                    "UnsupportedMediaType",
+                    "The request payload is in an unsupported format.",
+                ),
                 429 => return Err(call.throttled()),
-                503 => ("ServiceUnavailable", "Service temporarily unavailable. Please try again later."),
-                _ => ("InternalFailure", "We encountered an internal error. Please try again."),
+                503 => (
+                    "ServiceUnavailable",
+                    "Service temporarily unavailable. Please try again later.",
+                ),
+                _ => (
+                    "InternalFailure",
+                    "We encountered an internal error. Please try again.",
+                ),
             };
             return Err(call.error(status, code, message));
         }
@@ -160,6 +178,10 @@ impl Sim {
     /// (no faults, no usage plan): the seller the `x-amz-access-token` acts for, or the 403
     /// answer Amazon gives (with `x-amzn-RequestId`). Static-sandbox mode uses it: Amazon's
     /// sandbox hosts also require a real LWA access token.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the error is the finished HTTP answer, as with `begin`"
+    )]
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<String, Response> {
         let token = headers
             .get("x-amz-access-token")
@@ -208,12 +230,11 @@ impl Sim {
         if let Ok(v) = HeaderValue::from_str(request_id) {
             headers.insert("x-amzn-RequestId", v);
         }
-        if rate_header {
-            if let Some(plan) = op.usage_plan() {
-                if let Ok(v) = HeaderValue::from_str(&plan.header_value()) {
-                    headers.insert("x-amzn-RateLimit-Limit", v);
-                }
-            }
+        if rate_header
+            && let Some(plan) = op.usage_plan()
+            && let Ok(v) = HeaderValue::from_str(&plan.header_value())
+        {
+            headers.insert("x-amzn-RateLimit-Limit", v);
         }
         response
     }
@@ -357,6 +378,23 @@ pub fn new_request_id() -> String {
         b >> 48,
         b & 0xffff_ffff_ffff
     )
+}
+
+/// Whether `id` can be one of Amazon's report or feed ids (decimal digits). Amazon answers a
+/// malformed id with 400 InvalidInput and a well-formed unknown one with 404 (the sandbox's
+/// `badReportId1` / `badFeedId1` vectors; amzn/selling-partner-api-models#2419, #2420).
+pub fn is_numeric_id(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether `id` can be one of Amazon's document ids (`amzn1.…` or a UUID).
+pub fn is_document_id(id: &str) -> bool {
+    let uuid = id.len() == 36
+        && id.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        });
+    id.starts_with("amzn1.") || uuid
 }
 
 /// Query string as Amazon's clients send it: arrays either comma-separated (`a=x,y`) or

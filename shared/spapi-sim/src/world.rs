@@ -60,24 +60,168 @@ pub struct Marketplace {
 }
 
 const MARKETPLACES: &[Marketplace] = &[
-    mk("ATVPDKIKX0DER", "US", "Amazon.com", "USD", "UTF-8", 8, &["111", "112", "113", "114"]),
-    mk("A2EUQ1WTGCTBG2", "CA", "Amazon.ca", "CAD", "UTF-8", 13, &["701", "702"]),
-    mk("A1AM78C64UM0Y8", "MX", "Amazon.com.mx", "MXN", "UTF-8", 0, &["701", "702"]),
-    mk("A2Q3Y263D00KWC", "BR", "Amazon.com.br", "BRL", "UTF-8", 0, &["701", "702"]),
-    mk("A1F83G8C2ARO7P", "GB", "Amazon.co.uk", "GBP", "Cp1252", 0, &["202", "203", "204", "205", "206"]),
-    mk("A1PA6795UKMFR9", "DE", "Amazon.de", "EUR", "Cp1252", 0, &["302", "303", "304", "305", "306"]),
-    mk("A13V1IB3VIYZZH", "FR", "Amazon.fr", "EUR", "Cp1252", 0, &["402", "403", "404", "405", "406"]),
-    mk("APJ6JRA9NG5V4", "IT", "Amazon.it", "EUR", "Cp1252", 0, &["402", "403", "404", "405", "406"]),
-    mk("A1RKKUPIHCS9HS", "ES", "Amazon.es", "EUR", "Cp1252", 0, &["402", "403", "404", "405", "406"]),
-    mk("A1805IZSGTT6HS", "NL", "Amazon.nl", "EUR", "Cp1252", 0, &["402", "403", "404"]),
-    mk("AMEN7PMS3EDWL", "BE", "Amazon.com.be", "EUR", "Cp1252", 0, &["402", "403"]),
-    mk("A28R8C7NBKEWEA", "IE", "Amazon.ie", "EUR", "Cp1252", 0, &["202", "203"]),
-    mk("A2NODRKZP88ZB9", "SE", "Amazon.se", "SEK", "Cp1252", 0, &["402", "403"]),
-    mk("A1C3SOZRARQ6R3", "PL", "Amazon.pl", "PLN", "UTF-8", 0, &["402", "403"]),
-    mk("A1VC38T7YXB528", "JP", "Amazon.co.jp", "JPY", "Shift_JIS", 0, &["249", "250", "503"]),
-    mk("A39IBJ37TRP1C6", "AU", "Amazon.com.au", "AUD", "UTF-8", 0, &["249", "250"]),
-    mk("A19VAU5U5O7RUS", "SG", "Amazon.sg", "SGD", "UTF-8", 0, &["249", "250"]),
-    mk("A21TJRUUN4KGV", "IN", "Amazon.in", "INR", "UTF-8", 0, &["402", "403", "404"]),
+    mk(
+        "ATVPDKIKX0DER",
+        "US",
+        "Amazon.com",
+        "USD",
+        "UTF-8",
+        8,
+        &["111", "112", "113", "114"],
+    ),
+    mk(
+        "A2EUQ1WTGCTBG2",
+        "CA",
+        "Amazon.ca",
+        "CAD",
+        "UTF-8",
+        13,
+        &["701", "702"],
+    ),
+    mk(
+        "A1AM78C64UM0Y8",
+        "MX",
+        "Amazon.com.mx",
+        "MXN",
+        "UTF-8",
+        0,
+        &["701", "702"],
+    ),
+    mk(
+        "A2Q3Y263D00KWC",
+        "BR",
+        "Amazon.com.br",
+        "BRL",
+        "UTF-8",
+        0,
+        &["701", "702"],
+    ),
+    mk(
+        "A1F83G8C2ARO7P",
+        "GB",
+        "Amazon.co.uk",
+        "GBP",
+        "Cp1252",
+        0,
+        &["202", "203", "204", "205", "206"],
+    ),
+    mk(
+        "A1PA6795UKMFR9",
+        "DE",
+        "Amazon.de",
+        "EUR",
+        "Cp1252",
+        0,
+        &["302", "303", "304", "305", "306"],
+    ),
+    mk(
+        "A13V1IB3VIYZZH",
+        "FR",
+        "Amazon.fr",
+        "EUR",
+        "Cp1252",
+        0,
+        &["402", "403", "404", "405", "406"],
+    ),
+    mk(
+        "APJ6JRA9NG5V4",
+        "IT",
+        "Amazon.it",
+        "EUR",
+        "Cp1252",
+        0,
+        &["402", "403", "404", "405", "406"],
+    ),
+    mk(
+        "A1RKKUPIHCS9HS",
+        "ES",
+        "Amazon.es",
+        "EUR",
+        "Cp1252",
+        0,
+        &["402", "403", "404", "405", "406"],
+    ),
+    mk(
+        "A1805IZSGTT6HS",
+        "NL",
+        "Amazon.nl",
+        "EUR",
+        "Cp1252",
+        0,
+        &["402", "403", "404"],
+    ),
+    mk(
+        "AMEN7PMS3EDWL",
+        "BE",
+        "Amazon.com.be",
+        "EUR",
+        "Cp1252",
+        0,
+        &["402", "403"],
+    ),
+    mk(
+        "A28R8C7NBKEWEA",
+        "IE",
+        "Amazon.ie",
+        "EUR",
+        "Cp1252",
+        0,
+        &["202", "203"],
+    ),
+    mk(
+        "A2NODRKZP88ZB9",
+        "SE",
+        "Amazon.se",
+        "SEK",
+        "Cp1252",
+        0,
+        &["402", "403"],
+    ),
+    mk(
+        "A1C3SOZRARQ6R3",
+        "PL",
+        "Amazon.pl",
+        "PLN",
+        "UTF-8",
+        0,
+        &["402", "403"],
+    ),
+    mk(
+        "A1VC38T7YXB528",
+        "JP",
+        "Amazon.co.jp",
+        "JPY",
+        "Shift_JIS",
+        0,
+        &["249", "250", "503"],
+    ),
+    mk(
+        "A39IBJ37TRP1C6",
+        "AU",
+        "Amazon.com.au",
+        "AUD",
+        "UTF-8",
+        0,
+        &["249", "250"],
+    ),
+    mk(
+        "A19VAU5U5O7RUS",
+        "SG",
+        "Amazon.sg",
+        "SGD",
+        "UTF-8",
+        0,
+        &["249", "250"],
+    ),
+    mk(
+        "A21TJRUUN4KGV",
+        "IN",
+        "Amazon.in",
+        "INR",
+        "UTF-8",
+        0,
+        &["402", "403", "404"],
+    ),
 ];
 
 #[allow(clippy::too_many_arguments)]
@@ -177,7 +321,11 @@ pub struct OrderLine {
 
 impl OrderLine {
     /// A line for `quantity` units of `listing`; `None` when the listing has no usable price.
-    pub fn from_listing(listing: &ListingSpec, order_item_id: String, quantity: u32) -> Option<Self> {
+    pub fn from_listing(
+        listing: &ListingSpec,
+        order_item_id: String,
+        quantity: u32,
+    ) -> Option<Self> {
         let unit_price = listing.price.as_deref()?.trim().parse::<Decimal>().ok()?;
         Some(Self {
             order_item_id,
@@ -303,10 +451,12 @@ pub fn build_order(spec: &OrderSpec) -> Value {
         let item_shipping = if index == 0 { shipping } else { Decimal::ZERO };
         let item_tax = (item_price * tax_rate).round_dp(2);
         let shipping_tax = (item_shipping * tax_rate).round_dp(2);
-        let mut breakdowns = vec![json!({ "type": "ITEM", "subtotal": money(item_price, currency) })];
+        let mut breakdowns =
+            vec![json!({ "type": "ITEM", "subtotal": money(item_price, currency) })];
         add_total("ITEM", item_price);
         if !item_shipping.is_zero() {
-            breakdowns.push(json!({ "type": "SHIPPING", "subtotal": money(item_shipping, currency) }));
+            breakdowns
+                .push(json!({ "type": "SHIPPING", "subtotal": money(item_shipping, currency) }));
             add_total("SHIPPING", item_shipping);
         }
         if !tax_rate.is_zero() {
@@ -445,7 +595,10 @@ pub fn fulfilled_by(order: &Value) -> &str {
 
 /// A date-time member of an order (`createdTime`, `lastUpdatedTime`).
 pub fn order_time(order: &Value, key: &str) -> Option<OffsetDateTime> {
-    order.get(key).and_then(Value::as_str).and_then(parse_datetime)
+    order
+        .get(key)
+        .and_then(Value::as_str)
+        .and_then(parse_datetime)
 }
 
 fn set_status(order: &mut Value, status: &str, at: OffsetDateTime) {
@@ -467,7 +620,9 @@ fn items_mut(order: &mut Value) -> impl Iterator<Item = &mut Map<String, Value>>
 }
 
 fn quantity_ordered(item: &Map<String, Value>) -> u64 {
-    item.get("quantityOrdered").and_then(Value::as_u64).unwrap_or(0)
+    item.get("quantityOrdered")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
 }
 
 fn quantity_fulfilled(item: &Map<String, Value>) -> u64 {
@@ -478,9 +633,7 @@ fn quantity_fulfilled(item: &Map<String, Value>) -> u64 {
 }
 
 fn set_item_quantities(item: &mut Map<String, Value>, fulfilled: u64, unfulfilled: u64) {
-    let f = item
-        .entry("fulfillment")
-        .or_insert_with(|| json!({}));
+    let f = item.entry("fulfillment").or_insert_with(|| json!({}));
     f["quantityFulfilled"] = json!(fulfilled);
     f["quantityUnfulfilled"] = json!(unfulfilled);
 }
@@ -501,7 +654,8 @@ pub fn cancel_order(order: &mut Value, at: OffsetDateTime, cancelled_by: &str, r
             "cancellationExecution": { "cancelledBy": cancelled_by, "cancelReason": reason },
         });
         if cancelled_by == "BUYER" {
-            cancellation["cancellationRequest"] = json!({ "requester": "BUYER", "cancelReason": reason });
+            cancellation["cancellationRequest"] =
+                json!({ "requester": "BUYER", "cancelReason": reason });
         }
         item.insert("cancellation".into(), cancellation);
     }
@@ -534,8 +688,16 @@ pub fn ship_order_items(
 ) {
     let mut package_items = Vec::new();
     for item in items_mut(order) {
-        let id = item.get("orderItemId").and_then(Value::as_str).unwrap_or("").to_string();
-        let wanted: u64 = lines.iter().filter(|(i, _)| *i == id).map(|(_, q)| *q).sum();
+        let id = item
+            .get("orderItemId")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let wanted: u64 = lines
+            .iter()
+            .filter(|(i, _)| *i == id)
+            .map(|(_, q)| *q)
+            .sum();
         if wanted == 0 {
             continue;
         }
@@ -581,16 +743,26 @@ pub fn ship_by_amazon(order: &mut Value, at: OffsetDateTime) {
 // Fake but plausible people.
 
 const FIRST_NAMES: &[&str] = &[
-    "Emma", "Liam", "Olivia", "Noah", "Ava", "James", "Sophia", "Lucas", "Mia", "Ethan",
-    "Amelia", "Mason", "Harper", "Logan", "Evelyn", "Daniel", "Chloe", "Henry", "Grace", "Jack",
+    "Emma", "Liam", "Olivia", "Noah", "Ava", "James", "Sophia", "Lucas", "Mia", "Ethan", "Amelia",
+    "Mason", "Harper", "Logan", "Evelyn", "Daniel", "Chloe", "Henry", "Grace", "Jack",
 ];
 const LAST_NAMES: &[&str] = &[
     "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Martinez",
     "Wilson", "Anderson", "Taylor", "Thomas", "Moore", "Jackson", "White", "Harris", "Clark",
 ];
 const STREETS: &[&str] = &[
-    "Maple Ave", "Oak St", "Pine Rd", "Cedar Ln", "Elm St", "Lakeview Dr", "Hillcrest Rd",
-    "Sunset Blvd", "Washington St", "Park Ave", "Main St", "River Rd",
+    "Maple Ave",
+    "Oak St",
+    "Pine Rd",
+    "Cedar Ln",
+    "Elm St",
+    "Lakeview Dr",
+    "Hillcrest Rd",
+    "Sunset Blvd",
+    "Washington St",
+    "Park Ave",
+    "Main St",
+    "River Rd",
 ];
 /// (city, state or region, postal code prefix, phone prefix)
 const US_PLACES: &[(&str, &str, &str, &str)] = &[
@@ -641,7 +813,9 @@ fn pick<'a, T>(rng: &mut Rng, list: &'a [T]) -> &'a T {
 }
 
 fn digits(rng: &mut Rng, n: usize) -> String {
-    (0..n).map(|_| char::from(b'0' + rng.below(10) as u8)).collect()
+    (0..n)
+        .map(|_| char::from(b'0' + rng.below(10) as u8))
+        .collect()
 }
 
 /// A plausible buyer in `country_code`, drawn from `rng`.
@@ -722,17 +896,30 @@ pub fn random_order_spec(
 ) -> Option<OrderSpec> {
     let sellable = |l: &&ListingSpec, fba: bool| {
         l.status.eq_ignore_ascii_case("Active")
-            && l.price.as_deref().is_some_and(|p| p.trim().parse::<Decimal>().is_ok())
+            && l.price
+                .as_deref()
+                .is_some_and(|p| p.trim().parse::<Decimal>().is_ok())
             && seller.marketplace_ids.contains(&l.marketplace_id)
             && ((l.fulfillment_channel != "DEFAULT") == fba)
             && (fba || l.quantity > 0)
     };
     let want_fba = rng.chance(fba_ratio);
-    let mut pool: Vec<&ListingSpec> = seller.listings.values().filter(|l| sellable(l, want_fba)).collect();
+    let mut pool: Vec<&ListingSpec> = seller
+        .listings
+        .values()
+        .filter(|l| sellable(l, want_fba))
+        .collect();
     let mut fba = want_fba;
     if pool.is_empty() {
         fba = !want_fba;
-        pool = seller.listings.values().filter(|l| sellable(l, fba)).collect();
+        pool = seller
+            .listings
+            .values()
+            .filter(|l| sellable(l, fba))
+            .collect();
+    }
+    if pool.is_empty() {
+        return None;
     }
     let first = *pick(rng, &pool);
     let marketplace_id = first.marketplace_id.clone();
@@ -765,7 +952,11 @@ pub fn random_order_spec(
         })
         .collect::<Vec<_>>();
     let mp = marketplace(&marketplace_id);
-    let service_level = if rng.chance(0.2) { "EXPEDITED" } else { "STANDARD" };
+    let service_level = if rng.chance(0.2) {
+        "EXPEDITED"
+    } else {
+        "STANDARD"
+    };
     let customer = random_customer(rng, mp.country);
     let business = rng.chance(0.05).then(|| {
         (
@@ -778,7 +969,11 @@ pub fn random_order_spec(
         marketplace_id,
         created,
         lines,
-        fulfilled_by: if fba { FulfilledBy::Amazon } else { FulfilledBy::Merchant },
+        fulfilled_by: if fba {
+            FulfilledBy::Amazon
+        } else {
+            FulfilledBy::Merchant
+        },
         service_level: service_level.into(),
         customer,
         seller_order_id: None,
@@ -839,7 +1034,9 @@ fn generate_into(g: &mut GeneratorState, seller: &mut Seller, now: OffsetDateTim
                 tries += 1;
             }
             g.count += 1;
-            seller.orders.insert(spec.order_id.clone(), build_order(&spec));
+            seller
+                .orders
+                .insert(spec.order_id.clone(), build_order(&spec));
         }
         made += 1;
         if made >= MAX_ORDERS_PER_CALL {
@@ -879,7 +1076,12 @@ fn transition(seller: &mut Seller, now: OffsetDateTime) {
                 continue;
             }
             if order_die(seed, id, 1).chance(cancel_ratio) {
-                cancel_order(order, at, "BUYER", "Buyer cancelled before payment was authorised");
+                cancel_order(
+                    order,
+                    at,
+                    "BUYER",
+                    "Buyer cancelled before payment was authorised",
+                );
             } else {
                 release_order(order, at);
             }
@@ -905,7 +1107,13 @@ mod tests {
 
     const T0: OffsetDateTime = datetime!(2026-11-20 00:00 UTC);
 
-    fn listing(sku: &str, price: Option<&str>, qty: i64, channel: &str, status: &str) -> ListingSpec {
+    fn listing(
+        sku: &str,
+        price: Option<&str>,
+        qty: i64,
+        channel: &str,
+        status: &str,
+    ) -> ListingSpec {
         ListingSpec {
             sku: sku.into(),
             asin: format!("B0{sku:0>8}"),
@@ -1002,7 +1210,11 @@ mod tests {
         for o in &all {
             let id = o["orderId"].as_str().unwrap();
             let parts: Vec<&str> = id.split('-').collect();
-            assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), [3, 7, 7], "{id}");
+            assert_eq!(
+                parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+                [3, 7, 7],
+                "{id}"
+            );
             assert!(crate::orders::validate_scenario_order(o).is_ok());
             let items = o["orderItems"].as_array().unwrap();
             assert!((1..=3).contains(&items.len()));
@@ -1018,8 +1230,14 @@ mod tests {
             let fba = o["fulfillment"]["fulfilledBy"] == "AMAZON";
             assert_eq!(o["buyer"].get("buyerEmail").is_some(), !fba);
         }
-        assert!(all.iter().any(|o| o["fulfillment"]["fulfilledBy"] == "AMAZON"));
-        assert!(all.iter().any(|o| o["fulfillment"]["fulfilledBy"] == "MERCHANT"));
+        assert!(
+            all.iter()
+                .any(|o| o["fulfillment"]["fulfilledBy"] == "AMAZON")
+        );
+        assert!(
+            all.iter()
+                .any(|o| o["fulfillment"]["fulfilledBy"] == "MERCHANT")
+        );
     }
 
     #[test]
@@ -1040,7 +1258,10 @@ mod tests {
                 assert_eq!(updated, created + Duration::minutes(30));
             }
         }
-        let statuses: Vec<String> = orders(&st).iter().map(|o| order_status(o).to_string()).collect();
+        let statuses: Vec<String> = orders(&st)
+            .iter()
+            .map(|o| order_status(o).to_string())
+            .collect();
         assert!(statuses.iter().any(|s| s == "CANCELLED"));
         assert!(statuses.iter().any(|s| s == "UNSHIPPED"));
     }
@@ -1075,7 +1296,14 @@ mod tests {
             order_id: "111-0000000-0000001".into(),
             marketplace_id: "ATVPDKIKX0DER".into(),
             created: T0,
-            lines: vec![OrderLine::from_listing(&listing("MUG", Some("12.50"), 5, "DEFAULT", "Active"), "12345678901234".into(), 2).unwrap()],
+            lines: vec![
+                OrderLine::from_listing(
+                    &listing("MUG", Some("12.50"), 5, "DEFAULT", "Active"),
+                    "12345678901234".into(),
+                    2,
+                )
+                .unwrap(),
+            ],
             fulfilled_by: FulfilledBy::Merchant,
             service_level: "STANDARD".into(),
             customer: random_customer(&mut Rng::new(1), "US"),
@@ -1084,32 +1312,76 @@ mod tests {
             business: None,
         };
         let order = build_order(&spec);
-        let mut with = state(Some(GeneratorSpec { orders_per_hour: 0.0, cancel_ratio: 0.0, ..generator(1) }), vec![order.clone()]);
+        let mut with = state(
+            Some(GeneratorSpec {
+                orders_per_hour: 0.0,
+                cancel_ratio: 0.0,
+                ..generator(1)
+            }),
+            vec![order.clone()],
+        );
         let mut without = state(None, vec![order]);
 
         advance(&mut with, T0 + Duration::hours(1));
         advance(&mut without, T0 + Duration::hours(1));
 
-        assert_eq!(order_status(&with.sellers["S1"].orders["111-0000000-0000001"]), "UNSHIPPED");
-        assert_eq!(order_status(&without.sellers["S1"].orders["111-0000000-0000001"]), "PENDING");
+        assert_eq!(
+            order_status(&with.sellers["S1"].orders["111-0000000-0000001"]),
+            "UNSHIPPED"
+        );
+        assert_eq!(
+            order_status(&without.sellers["S1"].orders["111-0000000-0000001"]),
+            "PENDING"
+        );
         assert_eq!(with.sellers["S1"].orders.len(), 1);
     }
 
     #[test]
+    fn a_seller_without_sellable_listings_gets_no_orders() {
+        let mut st = state(Some(generator(4)), vec![]);
+        for l in st.sellers.get_mut("S1").unwrap().listings.values_mut() {
+            l.status = "Inactive".into();
+        }
+
+        advance(&mut st, T0 + Duration::hours(10));
+
+        assert!(st.sellers["S1"].orders.is_empty());
+    }
+
+    #[test]
     fn a_far_jump_is_bounded() {
-        let mut st = state(Some(GeneratorSpec { orders_per_hour: 100.0, ..generator(9) }), vec![]);
+        let mut st = state(
+            Some(GeneratorSpec {
+                orders_per_hour: 100.0,
+                ..generator(9)
+            }),
+            vec![],
+        );
 
         advance(&mut st, T0 + Duration::days(365));
 
         let n = st.sellers["S1"].orders.len();
         assert!(n <= MAX_ORDERS_PER_CALL, "{n}");
-        assert_eq!(st.sellers["S1"].generator.as_ref().unwrap().generated_until, T0 + Duration::days(365));
+        assert_eq!(
+            st.sellers["S1"].generator.as_ref().unwrap().generated_until,
+            T0 + Duration::days(365)
+        );
     }
 
     #[test]
     fn built_order_totals_add_up() {
-        let l1 = OrderLine::from_listing(&listing("MUG", Some("12.50"), 5, "DEFAULT", "Active"), "1".into(), 2).unwrap();
-        let l2 = OrderLine::from_listing(&listing("CUP", Some("7.25"), 5, "DEFAULT", "Active"), "2".into(), 1).unwrap();
+        let l1 = OrderLine::from_listing(
+            &listing("MUG", Some("12.50"), 5, "DEFAULT", "Active"),
+            "1".into(),
+            2,
+        )
+        .unwrap();
+        let l2 = OrderLine::from_listing(
+            &listing("CUP", Some("7.25"), 5, "DEFAULT", "Active"),
+            "2".into(),
+            1,
+        )
+        .unwrap();
         let order = build_order(&OrderSpec {
             order_id: "111-0000000-0000002".into(),
             marketplace_id: "ATVPDKIKX0DER".into(),
@@ -1129,15 +1401,31 @@ mod tests {
         let tax = (Decimal::new(2500, 2) * Decimal::new(8, 2)).round_dp(2)
             + (Decimal::new(725, 2) * Decimal::new(8, 2)).round_dp(2)
             + (shipping * Decimal::new(8, 2)).round_dp(2);
-        assert_eq!(order["proceeds"]["grandTotal"]["amount"], amount_string(items + shipping + tax, "USD"));
-        assert_eq!(order["orderItems"][0]["product"]["price"]["unitPrice"]["amount"], "12.50");
+        assert_eq!(
+            order["proceeds"]["grandTotal"]["amount"],
+            amount_string(items + shipping + tax, "USD")
+        );
+        assert_eq!(
+            order["orderItems"][0]["product"]["price"]["unitPrice"]["amount"],
+            "12.50"
+        );
         assert_eq!(order["orderAliases"][0]["aliasId"], "WEB-1");
     }
 
     #[test]
     fn shipping_part_of_an_order_makes_it_partially_shipped_with_a_package() {
-        let l1 = OrderLine::from_listing(&listing("MUG", Some("12.50"), 5, "DEFAULT", "Active"), "1".into(), 2).unwrap();
-        let l2 = OrderLine::from_listing(&listing("CUP", Some("7.25"), 5, "DEFAULT", "Active"), "2".into(), 1).unwrap();
+        let l1 = OrderLine::from_listing(
+            &listing("MUG", Some("12.50"), 5, "DEFAULT", "Active"),
+            "1".into(),
+            2,
+        )
+        .unwrap();
+        let l2 = OrderLine::from_listing(
+            &listing("CUP", Some("7.25"), 5, "DEFAULT", "Active"),
+            "2".into(),
+            1,
+        )
+        .unwrap();
         let mut order = build_order(&OrderSpec {
             order_id: "111-0000000-0000003".into(),
             marketplace_id: "ATVPDKIKX0DER".into(),
@@ -1158,13 +1446,29 @@ mod tests {
             tracking_number: "1Z999".into(),
         };
 
-        ship_order_items(&mut order, T0 + Duration::hours(5), &[("1".into(), 2)], &pkg);
+        ship_order_items(
+            &mut order,
+            T0 + Duration::hours(5),
+            &[("1".into(), 2)],
+            &pkg,
+        );
         let partial = order_status(&order).to_string();
-        ship_order_items(&mut order, T0 + Duration::hours(6), &[("2".into(), 1)], &PackageSpec { package_reference_id: "P2".into(), ..pkg });
+        ship_order_items(
+            &mut order,
+            T0 + Duration::hours(6),
+            &[("2".into(), 1)],
+            &PackageSpec {
+                package_reference_id: "P2".into(),
+                ..pkg
+            },
+        );
 
         assert_eq!(partial, "PARTIALLY_SHIPPED");
         assert_eq!(order_status(&order), "SHIPPED");
         assert_eq!(order["packages"].as_array().unwrap().len(), 2);
-        assert_eq!(order["lastUpdatedTime"], format_datetime(T0 + Duration::hours(6)));
+        assert_eq!(
+            order["lastUpdatedTime"],
+            format_datetime(T0 + Duration::hours(6))
+        );
     }
 }
