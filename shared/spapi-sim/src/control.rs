@@ -29,7 +29,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::faults::FaultRule;
-use crate::sim::{Sim, error_body, format_datetime};
+use crate::sim::{STANDARD_BASE64, Sim, base64_decode, error_body, format_datetime};
 use crate::state::{DocumentKind, PlannedOutcome, State, VerbatimDocument};
 
 /// Routes of the control API.
@@ -197,7 +197,7 @@ async fn next_report_document(
 ) -> Response {
     let bytes = match (n.body, n.body_base64) {
         (Some(text), None) => text.into_bytes(),
-        (None, Some(b64)) => match decode_base64(&b64) {
+        (None, Some(b64)) => match base64_decode(&b64, STANDARD_BASE64) {
             Some(b) => b,
             None => return bad_request("bodyBase64 is not valid base64"),
         },
@@ -212,39 +212,6 @@ async fn next_report_document(
         },
     );
     StatusCode::NO_CONTENT.into_response()
-}
-
-/// Decodes standard base64 (with or without padding).
-fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    fn val(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    }
-    let clean: Vec<u8> = s
-        .bytes()
-        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
-        .collect();
-    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
-    for chunk in clean.chunks(4) {
-        let mut acc = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            acc |= val(*c)? << (18 - 6 * i);
-        }
-        let n = match chunk.len() {
-            4 => 3,
-            3 => 2,
-            2 => 1,
-            _ => return None,
-        };
-        out.extend_from_slice(&acc.to_be_bytes()[1..1 + n]);
-    }
-    Some(out)
 }
 
 async fn expire_tokens(AxumState(sim): AxumState<Arc<Sim>>) -> StatusCode {
@@ -431,18 +398,5 @@ impl Sim {
             .orders
             .get(order_id)
             .cloned()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::decode_base64;
-
-    #[test]
-    fn base64_decodes_with_and_without_padding() {
-        assert_eq!(decode_base64("aGVsbG8=").unwrap(), b"hello");
-        assert_eq!(decode_base64("aGVsbG8").unwrap(), b"hello");
-        assert_eq!(decode_base64("gnyC").unwrap(), vec![0x82, 0x7c, 0x82]);
-        assert!(decode_base64("a$==").is_none());
     }
 }

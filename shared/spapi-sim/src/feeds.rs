@@ -55,7 +55,9 @@ use time::OffsetDateTime;
 use crate::fulfillment_feed;
 use crate::limits::Operation;
 use crate::listings_feed;
-use crate::sim::{Query, Sim, format_datetime, is_document_id, is_numeric_id};
+use crate::sim::{
+    Query, Sim, decode_token, encode_token, format_datetime, is_document_id, is_numeric_id,
+};
 use crate::state::{DocumentKind, Feed, PlannedOutcome, ProcessingStatus, State as SimState};
 
 /// Legacy listings feed types Amazon retired on 2025-07-31; they end FATAL.
@@ -596,20 +598,6 @@ struct FeedsQuery {
     after: Option<(i128, usize, String)>,
 }
 
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 fn parse_feeds_query(
     q: &Query,
     seller_id: &str,
@@ -621,8 +609,8 @@ fn parse_feeds_query(
                 "nextToken must be the only parameter when it is given; remove {other}."
             ));
         }
-        return hex_decode(token)
-            .and_then(|b| serde_json::from_slice::<FeedsQuery>(&b).ok())
+        return decode_token(token)
+            .and_then(|v| serde_json::from_value::<FeedsQuery>(v).ok())
             .filter(|fq| fq.seller == seller_id)
             .ok_or_else(|| "Invalid nextToken.".to_string());
     }
@@ -735,7 +723,7 @@ pub async fn get_feeds(
                     after: Some(last),
                     ..fq.clone()
                 };
-                hex_encode(&serde_json::to_vec(&token).unwrap_or_default())
+                encode_token(&serde_json::to_value(&token).unwrap_or_default())
             });
         (
             matching.into_iter().map(feed_json).collect::<Vec<_>>(),

@@ -41,7 +41,7 @@ use serde_json::{Map, Value, json};
 use time::{Duration, OffsetDateTime};
 
 use crate::limits::Operation;
-use crate::sim::{Query, Sim, format_datetime, parse_datetime};
+use crate::sim::{Query, Sim, decode_token, encode_token, format_datetime, parse_datetime};
 use crate::world::{fulfilled_by, order_status, order_time};
 
 /// Values of `fulfillment.fulfillmentStatus` (model enum `FulfillmentStatus`).
@@ -310,48 +310,6 @@ fn parse_included(q: &Query) -> Result<Vec<String>, String> {
         }
     }
     Ok(list)
-}
-
-// ---------------------------------------------------------------------------------------
-// Opaque tokens (shared with the Reports API's nextToken).
-
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// Encodes a JSON value as an opaque URL-safe token.
-pub(crate) fn encode_token(v: &Value) -> String {
-    let bytes = v.to_string().into_bytes();
-    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.len();
-        let mut acc = 0u32;
-        for (i, b) in chunk.iter().enumerate() {
-            acc |= u32::from(*b) << (16 - 8 * i);
-        }
-        for i in 0..=n {
-            out.push(char::from(B64[((acc >> (18 - 6 * i)) & 63) as usize]));
-        }
-    }
-    out
-}
-
-/// Decodes a token made by [`encode_token`]; `None` when it is not one.
-pub(crate) fn decode_token(s: &str) -> Option<Value> {
-    let mut bytes = Vec::with_capacity(s.len() * 3 / 4);
-    for chunk in s.as_bytes().chunks(4) {
-        let mut acc = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            let v = B64.iter().position(|b| b == c)? as u32;
-            acc |= v << (18 - 6 * i);
-        }
-        let n = match chunk.len() {
-            4 => 3,
-            3 => 2,
-            2 => 1,
-            _ => return None,
-        };
-        bytes.extend_from_slice(&acc.to_be_bytes()[1..1 + n]);
-    }
-    serde_json::from_slice(&bytes).ok()
 }
 
 fn fingerprint(parts: &[(&str, String)]) -> String {
@@ -1276,15 +1234,5 @@ pub(crate) mod tests {
                 .unwrap_err()
                 .contains("createdTime")
         );
-    }
-
-    #[test]
-    fn tokens_round_trip() {
-        let v = json!({ "a": [1, 2, "x"], "b": "ünïcode" });
-        for n in 0..4 {
-            let v = json!({ "pad": "x".repeat(n), "v": v });
-            assert_eq!(decode_token(&encode_token(&v)), Some(v));
-        }
-        assert_eq!(decode_token("!!"), None);
     }
 }

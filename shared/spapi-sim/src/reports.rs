@@ -44,9 +44,11 @@ use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
 use crate::limits::Operation;
-use crate::orders::{decode_token, encode_token};
 use crate::report_docs;
-use crate::sim::{Query, Sim, format_datetime, is_document_id, is_numeric_id, parse_datetime};
+use crate::sim::{
+    Query, Sim, decode_token, encode_token, format_datetime, is_document_id, is_numeric_id,
+    parse_datetime,
+};
 use crate::state::{DocumentKind, PlannedOutcome, ProcessingStatus, Report, State};
 
 /// Default look-back of an All Orders report without `dataStartTime`.

@@ -397,6 +397,62 @@ pub fn is_document_id(id: &str) -> bool {
     id.starts_with("amzn1.") || uuid
 }
 
+/// URL-safe base64 alphabet of opaque pagination tokens.
+const TOKEN_ALPHABET: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/// Standard base64 alphabet (control API input).
+pub const STANDARD_BASE64: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Encodes a JSON value as an opaque URL-safe token (getReports' and getFeeds' `nextToken`,
+/// searchOrders' `pagination.nextToken`). Amazon's tokens are opaque; ours carry the filter
+/// and the position so that pages need no server-side cursor.
+pub fn encode_token(v: &Value) -> String {
+    let bytes = v.to_string().into_bytes();
+    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 4);
+    for chunk in bytes.chunks(3) {
+        let mut acc = 0u32;
+        for (i, b) in chunk.iter().enumerate() {
+            acc |= u32::from(*b) << (16 - 8 * i);
+        }
+        for i in 0..=chunk.len() {
+            out.push(char::from(
+                TOKEN_ALPHABET[((acc >> (18 - 6 * i)) & 63) as usize],
+            ));
+        }
+    }
+    out
+}
+
+/// Decodes a token made by [`encode_token`]; `None` when it is not one.
+pub fn decode_token(s: &str) -> Option<Value> {
+    serde_json::from_slice(&base64_decode(s, TOKEN_ALPHABET)?).ok()
+}
+
+/// Decodes base64 in `alphabet`, ignoring white space and `=` padding.
+pub fn base64_decode(s: &str, alphabet: &[u8; 64]) -> Option<Vec<u8>> {
+    let clean: Vec<u8> = s
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+        .collect();
+    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
+    for chunk in clean.chunks(4) {
+        let mut acc = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            let v = alphabet.iter().position(|b| b == c)? as u32;
+            acc |= v << (18 - 6 * i);
+        }
+        let n = match chunk.len() {
+            4 => 3,
+            3 => 2,
+            2 => 1,
+            _ => return None,
+        };
+        out.extend_from_slice(&acc.to_be_bytes()[1..1 + n]);
+    }
+    Some(out)
+}
+
 /// Query string as Amazon's clients send it: arrays either comma-separated (`a=x,y`) or
 /// repeated (`a=x&a=y`).
 #[derive(Debug, Default, Clone)]
@@ -485,6 +541,23 @@ mod tests {
         assert_eq!(q.list("reportTypes"), vec!["A", "B", "C"]);
         assert_eq!(q.get("pageSize"), Some("10"));
         assert!(q.list("missing").is_empty());
+    }
+
+    #[test]
+    fn tokens_round_trip_and_reject_garbage() {
+        let v = serde_json::json!({ "after": ["2026-11-20T00:00:00Z", "111-1"], "n": 3 });
+
+        assert_eq!(decode_token(&encode_token(&v)), Some(v));
+        assert_eq!(decode_token("!!"), None);
+        assert_eq!(
+            base64_decode("aGVsbG8=", STANDARD_BASE64).unwrap(),
+            b"hello"
+        );
+        assert_eq!(
+            base64_decode("gnyC", STANDARD_BASE64).unwrap(),
+            vec![0x82, 0x7c, 0x82]
+        );
+        assert!(base64_decode("a$==", STANDARD_BASE64).is_none());
     }
 
     #[test]

@@ -224,6 +224,42 @@ impl SpApiClient {
             .backoff(attempt, self.inner.transient_backoff)
     }
 
+    /// Sends a request to a presigned document URL (S3 in real life: no access token, no usage
+    /// plan) and returns the successful response. A 5xx or a failure before the headers arrive
+    /// is retried up to `max_transient_retries` times; any other status fails at once. The URL
+    /// is its own credential, so it never reaches an error or a log line.
+    pub(crate) async fn presigned_transfer(
+        &self,
+        operation: &'static str,
+        request: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, SpApiError> {
+        let mut attempt = 0;
+        loop {
+            let error = match request().timeout(self.timeouts().document).send().await {
+                Ok(response) if response.status().is_success() => return Ok(response),
+                Ok(response) => SpApiError::DocumentHttp {
+                    operation,
+                    status: response.status().as_u16(),
+                },
+                Err(e) => SpApiError::Transport {
+                    operation,
+                    source: e.without_url(),
+                },
+            };
+            let retry = match &error {
+                SpApiError::DocumentHttp { status, .. } => *status >= 500,
+                other => other.retryability() == crate::Retryability::Transient,
+            };
+            if !retry || attempt >= self.max_transient_retries() {
+                return Err(error);
+            }
+            let wait = self.transient_backoff(attempt);
+            tracing::warn!(sp_operation = operation, attempt, ?wait, error = %error, "retrying presigned transfer");
+            attempt += 1;
+            tokio::time::sleep(wait).await;
+        }
+    }
+
     /// `endpoint` + path `segments` (each percent-encoded, so an id can never add a path level)
     /// + query pairs.
     pub(crate) fn url(

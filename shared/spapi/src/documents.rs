@@ -590,60 +590,31 @@ impl<'a> DocumentsApi<'a> {
     /// credential), checks the status, and returns the body as a chunk stream. A 5xx or a
     /// failure before the headers arrive is retried a few times.
     pub async fn open(&self, url: &PresignedUrl) -> Result<DocumentStream, SpApiError> {
-        let mut attempt = 0;
-        loop {
-            let sent = self
-                .client
-                .http()
-                .get(url.as_str())
-                .timeout(self.client.timeouts().document)
-                .send()
-                .await;
-            let error = match sent {
-                Ok(response) if response.status().is_success() => {
-                    let header = |name| {
-                        response
-                            .headers()
-                            .get(name)
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_owned)
-                    };
-                    let content_type = header(CONTENT_TYPE);
-                    let content_encoding = header(CONTENT_ENCODING);
-                    tracing::debug!(
-                        sp_operation = DOWNLOAD_OPERATION,
-                        sp_status = response.status().as_u16(),
-                        content_type = content_type.as_deref().unwrap_or(""),
-                        "document download started"
-                    );
-                    return Ok(DocumentStream {
-                        response,
-                        content_type,
-                        content_encoding,
-                        bytes_read: 0,
-                    });
-                }
-                Ok(response) => SpApiError::DocumentHttp {
-                    operation: DOWNLOAD_OPERATION,
-                    status: response.status().as_u16(),
-                },
-                Err(e) => SpApiError::Transport {
-                    operation: DOWNLOAD_OPERATION,
-                    source: e.without_url(),
-                },
-            };
-            let retry = match &error {
-                SpApiError::DocumentHttp { status, .. } => *status >= 500,
-                other => other.retryability() == crate::Retryability::Transient,
-            };
-            if !retry || attempt >= self.client.max_transient_retries() {
-                return Err(error);
-            }
-            let wait = self.client.transient_backoff(attempt);
-            tracing::warn!(sp_operation = DOWNLOAD_OPERATION, attempt, ?wait, error = %error, "retrying download");
-            attempt += 1;
-            tokio::time::sleep(wait).await;
-        }
+        let response = self
+            .client
+            .presigned_transfer(DOWNLOAD_OPERATION, || self.client.http().get(url.as_str()))
+            .await?;
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let content_type = header(CONTENT_TYPE);
+        let content_encoding = header(CONTENT_ENCODING);
+        tracing::debug!(
+            sp_operation = DOWNLOAD_OPERATION,
+            sp_status = response.status().as_u16(),
+            content_type = content_type.as_deref().unwrap_or(""),
+            "document download started"
+        );
+        Ok(DocumentStream {
+            response,
+            content_type,
+            content_encoding,
+            bytes_read: 0,
+        })
     }
 
     /// Downloads `url` into `sink` byte for byte (to store the document verbatim).

@@ -236,49 +236,23 @@ impl<'a> FeedsApi<'a> {
         content_type: &str,
         body: Bytes,
     ) -> Result<(), SpApiError> {
-        let mut attempt = 0;
-        loop {
-            let sent = self
-                .client
-                .http()
-                .put(url.as_str())
-                .header(CONTENT_TYPE, content_type)
-                .timeout(self.client.timeouts().document)
-                .body(body.clone())
-                .send()
-                .await;
-            let error = match sent {
-                Ok(response) if response.status().is_success() => {
-                    tracing::debug!(
-                        sp_operation = UPLOAD_OPERATION,
-                        sp_status = response.status().as_u16(),
-                        bytes = body.len(),
-                        "feed document uploaded"
-                    );
-                    return Ok(());
-                }
-                Ok(response) => SpApiError::DocumentHttp {
-                    operation: UPLOAD_OPERATION,
-                    status: response.status().as_u16(),
-                },
-                // The URL is presigned: never let it reach an error message.
-                Err(e) => SpApiError::Transport {
-                    operation: UPLOAD_OPERATION,
-                    source: e.without_url(),
-                },
-            };
-            let retry = match &error {
-                SpApiError::DocumentHttp { status, .. } => *status >= 500,
-                other => other.retryability() == crate::Retryability::Transient,
-            };
-            if !retry || attempt >= self.client.max_transient_retries() {
-                return Err(error);
-            }
-            let wait = self.client.transient_backoff(attempt);
-            tracing::warn!(sp_operation = UPLOAD_OPERATION, attempt, ?wait, error = %error, "retrying upload");
-            attempt += 1;
-            tokio::time::sleep(wait).await;
-        }
+        let response = self
+            .client
+            .presigned_transfer(UPLOAD_OPERATION, || {
+                self.client
+                    .http()
+                    .put(url.as_str())
+                    .header(CONTENT_TYPE, content_type)
+                    .body(body.clone())
+            })
+            .await?;
+        tracing::debug!(
+            sp_operation = UPLOAD_OPERATION,
+            sp_status = response.status().as_u16(),
+            bytes = body.len(),
+            "feed document uploaded"
+        );
+        Ok(())
     }
 
     /// createFeed: `POST /feeds/2021-06-30/feeds` → 202. Returns the feed id.
