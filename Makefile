@@ -17,9 +17,14 @@ help: ## list targets
 
 .PHONY: test
 test: ## every test of the workspace (unit, simulator, client, contract suite)
+	@if [ -d "$(SPSYNC_SPAPI_DATA)/models" ]; then \
+	  echo "contract suite: Amazon's models and sandbox vectors from $(SPSYNC_SPAPI_DATA)"; \
+	else \
+	  echo "contract suite: NOT RUN - Amazon's models not found at $(SPSYNC_SPAPI_DATA) (set SPSYNC_SPAPI_DATA); its tests pass without checking"; \
+	fi
 ifeq ($(NEXTEST),yes)
-	$(CARGO) nextest run --workspace --no-fail-fast
 	$(CARGO) test --workspace --doc
+	$(CARGO) nextest run --workspace --no-fail-fast
 else
 	$(CARGO) test --workspace --no-fail-fast
 endif
@@ -42,7 +47,7 @@ sim: ## run the SP-API simulator on $(ADDR) (SCENARIO=file.json for your own wor
 
 .PHONY: demo
 demo: ## end-to-end demo: simulator + SP-API client, report and feed flows
-	$(CARGO) run -p spsync-tests --release --example demo
+	$(CARGO) run -p spsync-tests --example demo
 
 .PHONY: fmt
 fmt: ## format the workspace

@@ -13,6 +13,7 @@
 //!
 //! Must not: reach any network but loopback, or depend on spsync's own crates.
 
+#![warn(missing_docs)]
 // In an HTTP simulator the error path of a handler step *is* a ready `Response` (status,
 // Amazon's body, headers); boxing it everywhere would only add noise.
 #![allow(clippy::result_large_err)]
