@@ -405,3 +405,113 @@ async fn wrong_lwa_credentials_are_a_permanent_error_without_any_sp_api_call() {
     assert_eq!(err.retryability(), Retryability::Permanent, "{err}");
     assert_eq!(calls(&server, "createReport"), 0);
 }
+
+/// Serves `text` encoded in `charset` (optionally GZIP) as the next orders report, runs the
+/// report to DONE and returns what the client decoded.
+async fn decoded_verbatim_report(charset: &str, encoded: Vec<u8>, gzip: bool) -> (String, bool) {
+    let server = frozen_sample().await;
+    let api = client(&server);
+    server.sim().serve_next_document(
+        ORDERS_REPORT,
+        spsync_sim::state::VerbatimDocument {
+            bytes: encoded.into(),
+            charset: charset.into(),
+            gzip,
+        },
+    );
+    let report_id = api
+        .reports()
+        .create_report(&CreateReportSpecification::new(ORDERS_REPORT, [US]))
+        .await
+        .expect("createReport");
+    server.sim().advance_clock(Duration::from_secs(15 * 60));
+    let report = api
+        .reports()
+        .get_report(&report_id)
+        .await
+        .expect("getReport");
+    let document = api
+        .reports()
+        .get_report_document(report.report_document_id.as_deref().expect("document"))
+        .await
+        .expect("getReportDocument");
+    let declared_gzip = document.compression_algorithm.is_some();
+    let text = api
+        .documents()
+        .download_text(&document.url, document.compression_algorithm, Vec::new())
+        .await
+        .expect("download");
+    (
+        String::from_utf8(text.sink).expect("utf-8 out"),
+        declared_gzip,
+    )
+}
+
+const ACCENTED: &str =
+    "amazon-order-id\tproduct-name\tship-city\n111-0000000-0000001\tCafé crème – Größe L\tZürich\n";
+const JAPANESE: &str =
+    "amazon-order-id\tproduct-name\tship-city\n503-0000000-0000001\t抹茶ラテ 200g\t東京都\n";
+
+#[tokio::test]
+async fn a_gzip_windows_1252_report_is_decoded_to_the_same_text() {
+    let (encoded, _, unmappable) = encoding_rs::WINDOWS_1252.encode(ACCENTED);
+    assert!(!unmappable);
+
+    let (text, declared_gzip) = decoded_verbatim_report("Cp1252", encoded.into_owned(), true).await;
+
+    assert!(declared_gzip, "compressionAlgorithm GZIP is announced");
+    assert_eq!(text, ACCENTED);
+}
+
+#[tokio::test]
+async fn a_shift_jis_report_is_decoded_to_the_same_text() {
+    let (encoded, _, unmappable) = encoding_rs::SHIFT_JIS.encode(JAPANESE);
+    assert!(!unmappable);
+
+    let (text, declared_gzip) =
+        decoded_verbatim_report("Shift_JIS", encoded.into_owned(), false).await;
+
+    assert!(!declared_gzip);
+    assert_eq!(text, JAPANESE);
+}
+
+#[tokio::test]
+async fn an_expired_document_url_is_refused_and_a_fresh_one_works() {
+    let server = frozen_sample().await;
+    let api = client(&server);
+    let report_id = api
+        .reports()
+        .create_report(&CreateReportSpecification::new(ORDERS_REPORT, [US]))
+        .await
+        .expect("createReport");
+    server.sim().advance_clock(Duration::from_secs(15 * 60));
+    let document_id = api
+        .reports()
+        .get_report(&report_id)
+        .await
+        .expect("getReport")
+        .report_document_id
+        .expect("document");
+    let stale = api
+        .reports()
+        .get_report_document(&document_id)
+        .await
+        .expect("getReportDocument");
+
+    // Presigned URLs expire after 5 minutes (simulated time).
+    server.sim().advance_clock(Duration::from_secs(6 * 60));
+    let refused = api.documents().download_raw(&stale.url, Vec::new()).await;
+    let fresh = api
+        .reports()
+        .get_report_document(&document_id)
+        .await
+        .expect("getReportDocument");
+    let downloaded = api.documents().download_raw(&fresh.url, Vec::new()).await;
+
+    let err = refused.expect_err("expired URL");
+    assert!(
+        matches!(err, SpApiError::DocumentHttp { status: 403, .. }),
+        "{err:?}"
+    );
+    assert!(downloaded.expect("fresh URL works").bytes > 0);
+}

@@ -8,3 +8,4 @@ mod client_against_sim;
 mod contract_listings_schema;
 mod contract_models;
 mod contract_sandbox;
+mod scenario_file;

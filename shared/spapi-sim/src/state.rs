@@ -130,7 +130,7 @@ pub enum PlannedOutcome {
     Fatal,
     /// Ends CANCELLED.
     Cancelled,
-    /// Never leaves IN_PROGRESS (until cancelled).
+    /// Never leaves IN_QUEUE (until cancelled): Amazon lets only IN_QUEUE jobs be cancelled.
     Stuck,
 }
 
