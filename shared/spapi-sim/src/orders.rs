@@ -1115,6 +1115,7 @@ pub(crate) mod tests {
             cancel_ratio: 0.0,
             fba_ratio: 0.0,
             seed: 1,
+            backfill_hours: 0,
         };
         let sim = frozen_sim(
             vec![seller_spec("S1", vec![o], Some(generator))],

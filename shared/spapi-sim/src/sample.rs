@@ -67,6 +67,7 @@ pub fn scenario_at(start: OffsetDateTime) -> Scenario {
                 cancel_ratio: 0.05,
                 fba_ratio: 0.15,
                 seed: 20_261_120,
+                backfill_hours: 0,
             }),
         }],
     }

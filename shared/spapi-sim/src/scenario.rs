@@ -16,7 +16,7 @@
 //!     "listings": [{ "sku": "SKU-1", "asin": "B000000001", "title": "Mug", "price": "12.50",
 //!                    "quantity": 7, "marketplaceId": "ATVPDKIKX0DER" }],
 //!     "orders": [ { "orderId": "111-0000000-0000001", "...": "v2026 Order JSON" } ],
-//!     "generator": { "ordersPerHour": 20, "seed": 7 }
+//!     "generator": { "ordersPerHour": 20, "seed": 7, "backfillHours": 72 }
 //!   }]
 //! }
 //! ```
@@ -209,6 +209,10 @@ pub struct GeneratorSpec {
     pub fba_ratio: f64,
     /// Seed of the generator's pseudo-random sequence (same seed, same world).
     pub seed: u64,
+    /// Hours of history generated at start-up (orders placed before the clock's start, already
+    /// moved on to UNSHIPPED / CANCELLED / SHIPPED as time would have moved them); at most
+    /// `world::MAX_BACKFILL_HOURS`.
+    pub backfill_hours: u64,
 }
 
 impl Default for GeneratorSpec {
@@ -219,6 +223,7 @@ impl Default for GeneratorSpec {
             cancel_ratio: 0.05,
             fba_ratio: 0.1,
             seed: 1,
+            backfill_hours: 0,
         }
     }
 }

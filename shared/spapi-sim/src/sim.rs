@@ -221,7 +221,7 @@ impl Sim {
             tracing::info!(
                 sp_operation = op.name(),
                 sp_status = status.as_u16(),
-                sp_request_id = request_id,
+                sp_request_id = %request_id,
                 "call answered"
             );
         }

@@ -368,11 +368,16 @@ impl State {
                 marketplace_ids: spec.marketplace_ids.clone(),
                 listings,
                 orders,
-                generator: spec.generator.clone().map(|g| GeneratorState {
-                    rng: Rng::new(g.seed),
-                    spec: g,
-                    generated_until: now,
-                    count: 0,
+                generator: spec.generator.clone().map(|g| {
+                    let backfill = g
+                        .backfill_hours
+                        .min(crate::world::MAX_BACKFILL_HOURS as u64);
+                    GeneratorState {
+                        rng: Rng::new(g.seed),
+                        generated_until: now - time::Duration::hours(backfill as i64),
+                        spec: g,
+                        count: 0,
+                    }
                 }),
             };
             if sellers.insert(spec.seller_id.clone(), seller).is_some() {

@@ -35,7 +35,7 @@ use crate::sim::{format_datetime, parse_datetime};
 use crate::state::{GeneratorState, Rng, Seller, State};
 
 /// Furthest back the generator looks when the clock jumped ahead.
-pub const MAX_BACKFILL_HOURS: i64 = 48;
+pub const MAX_BACKFILL_HOURS: i64 = 7 * 24;
 /// Most orders one call of [`advance`] creates per seller.
 pub const MAX_ORDERS_PER_CALL: usize = 1000;
 
@@ -1165,6 +1165,7 @@ mod tests {
             cancel_ratio: 0.2,
             fba_ratio: 0.3,
             seed,
+            backfill_hours: 0,
         }
     }
 
@@ -1365,6 +1366,52 @@ mod tests {
         assert_eq!(
             st.sellers["S1"].generator.as_ref().unwrap().generated_until,
             T0 + Duration::days(365)
+        );
+    }
+
+    #[test]
+    fn backfill_creates_history_that_has_already_moved_on() {
+        let mut st = state(
+            Some(GeneratorSpec {
+                orders_per_hour: 5.0,
+                backfill_hours: 72,
+                ..generator(3)
+            }),
+            vec![],
+        );
+
+        advance(&mut st, T0);
+
+        let all = orders(&st);
+        let created =
+            |o: &Value| crate::sim::parse_datetime(o["createdTime"].as_str().unwrap()).unwrap();
+        assert!(
+            all.len() > 250 && all.len() < 470,
+            "about 360 orders: {}",
+            all.len()
+        );
+        assert!(
+            all.iter()
+                .all(|o| created(o) >= T0 - Duration::hours(72) && created(o) <= T0)
+        );
+        let status = |s: &str| {
+            all.iter()
+                .filter(|o| o["fulfillment"]["fulfillmentStatus"] == s)
+                .count()
+        };
+        let (pending, unshipped, cancelled, shipped) = (
+            status("PENDING"),
+            status("UNSHIPPED"),
+            status("CANCELLED"),
+            status("SHIPPED"),
+        );
+        assert!(
+            pending < 10,
+            "only the last half hour is still pending: {pending}"
+        );
+        assert!(
+            unshipped > 100 && cancelled > 20 && shipped > 40,
+            "{unshipped} {cancelled} {shipped}"
         );
     }
 
