@@ -515,3 +515,70 @@ async fn an_expired_document_url_is_refused_and_a_fresh_one_works() {
     );
     assert!(downloaded.expect("fresh URL works").bytes > 0);
 }
+
+#[tokio::test]
+async fn a_feed_is_judged_by_the_world_at_its_end_time_even_when_the_clock_jumps_past_it() {
+    // See: simulator review, finding 2 (jobs finished against a world that had moved on).
+    let server = frozen_sample().await;
+    let api = client(&server);
+    let pending = seller_orders(&server)
+        .into_iter()
+        .find(|o| {
+            o["fulfillment"]["fulfillmentStatus"] == "PENDING"
+                && o["fulfillment"]["fulfilledBy"] == "MERCHANT"
+        })
+        .expect("the sample has a pending merchant order");
+    let order_id = pending["orderId"].as_str().unwrap().to_string();
+    let ship_date = server.sim().clock.now().date();
+    let tsv = format!(
+        "order-id\torder-item-id\tquantity\tship-date\tcarrier-code\tcarrier-name\ttracking-number\tship-method\n\
+         {order_id}\t\t1\t{ship_date}\tUPS\t\t1Z999AA10123456784\tUPS Ground\n"
+    );
+    let content_type = "text/tab-separated-values; charset=UTF-8";
+    let doc = api
+        .feeds()
+        .create_feed_document(content_type)
+        .await
+        .expect("createFeedDocument");
+    api.feeds()
+        .upload_feed_document(&doc.url, content_type, Bytes::from(tsv))
+        .await
+        .expect("upload");
+    let feed_id = api
+        .feeds()
+        .create_feed(&spsync_spapi::feeds::CreateFeedSpecification::new(
+            "POST_FLAT_FILE_FULFILLMENT_DATA",
+            [US],
+            doc.feed_document_id.clone(),
+        ))
+        .await
+        .expect("createFeed");
+
+    // One jump of three hours: the feed ends after minutes, the order is released after 30.
+    server.sim().advance_clock(Duration::from_secs(3 * 3600));
+    let feed = api.feeds().get_feed(&feed_id).await.expect("getFeed");
+
+    let after = server.sim().order(SELLER, &order_id).expect("order");
+    assert_eq!(feed.processing_status.as_str(), "DONE");
+    assert_ne!(
+        after["fulfillment"]["fulfillmentStatus"], "SHIPPED",
+        "{after}"
+    );
+    assert!(
+        after["packages"].as_array().is_none_or(Vec::is_empty),
+        "the line was rejected: the order was still PENDING when the feed ran: {after}"
+    );
+    let released = created(&after) <= parse(&after["lastUpdatedTime"]);
+    assert!(
+        released,
+        "lastUpdatedTime never before createdTime: {after}"
+    );
+}
+
+fn parse(v: &Value) -> OffsetDateTime {
+    OffsetDateTime::parse(
+        v.as_str().expect("a date-time"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("rfc3339")
+}

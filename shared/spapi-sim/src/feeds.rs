@@ -227,6 +227,52 @@ fn order_key(f: &Feed) -> (OffsetDateTime, usize, String) {
     (f.created_time, f.feed_id.len(), f.feed_id.clone())
 }
 
+/// End of the last feed this seller's processor worked on (None when it never did).
+fn busy_until(st: &SimState, seller_id: &str) -> Option<OffsetDateTime> {
+    st.feeds
+        .values()
+        .filter(|f| f.seller_id == seller_id && f.processing_start_time.is_some())
+        .filter_map(|f| f.processing_end_time)
+        .max()
+}
+
+/// When the next open feed finishes or is cancelled by a scripted outcome (None when no open
+/// feed will): per seller, only the first open feed in creation order can be next.
+pub fn next_end(st: &SimState) -> Option<OffsetDateTime> {
+    let queue = time::Duration::seconds(st.timing.feed_queue_seconds as i64);
+    let processing = time::Duration::seconds(st.timing.feed_processing_seconds as i64);
+    let mut first: BTreeMap<&str, &Feed> = BTreeMap::new();
+    // A stuck feed never starts and does not hold up the ones behind it.
+    let open = st
+        .feeds
+        .values()
+        .filter(|f| !f.status.is_terminal() && f.planned != PlannedOutcome::Stuck);
+    for f in open {
+        let slot = first.entry(f.seller_id.as_str()).or_insert(f);
+        if order_key(f) < order_key(slot) {
+            *slot = f;
+        }
+    }
+    first
+        .into_values()
+        .filter_map(|f| match f.status {
+            ProcessingStatus::InProgress => {
+                Some(f.processing_start_time.unwrap_or(f.created_time) + processing)
+            }
+            ProcessingStatus::InQueue => {
+                let ready = f.created_time + queue;
+                let start = busy_until(st, &f.seller_id).map_or(ready, |b| b.max(ready));
+                Some(if f.planned == PlannedOutcome::Cancelled {
+                    start
+                } else {
+                    start + processing
+                })
+            }
+            _ => None,
+        })
+        .min()
+}
+
 /// Moves feeds forward to `now`: IN_QUEUE → IN_PROGRESS → DONE / FATAL (or CANCELLED),
 /// one feed at a time per seller, in creation order.
 pub fn advance(st: &mut SimState, now: OffsetDateTime) {
@@ -239,10 +285,11 @@ pub fn advance(st: &mut SimState, now: OffsetDateTime) {
             .or_default()
             .push(order_key(f));
     }
-    for (_, mut keys) in by_seller {
+    for (seller, mut keys) in by_seller {
         keys.sort();
-        // When the seller's processor is free again.
-        let mut free_at: Option<OffsetDateTime> = None;
+        // When the seller's processor is free again (a feed that finished in an earlier pass
+        // kept it busy until its end).
+        let mut free_at = busy_until(st, &seller);
         for (_, _, feed_id) in keys {
             let Some(f) = st.feeds.get(&feed_id) else {
                 continue;

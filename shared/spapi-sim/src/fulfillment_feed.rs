@@ -758,7 +758,14 @@ fn process_line(
             .and_then(|s| s.orders.get_mut(order_id))
             .and_then(Value::as_object_mut)
         {
-            order.insert("lastUpdatedTime".into(), json!(format_datetime(now)));
+            // Never move lastUpdatedTime backwards (searchOrders' lastUpdatedAfter cursors
+            // rely on it only growing).
+            let later = order
+                .get("lastUpdatedTime")
+                .and_then(Value::as_str)
+                .and_then(crate::sim::parse_datetime)
+                .map_or(now, |t| t.max(now));
+            order.insert("lastUpdatedTime".into(), json!(format_datetime(later)));
         }
         changed.insert(order_id.to_string());
     }

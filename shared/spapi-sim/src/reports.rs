@@ -85,6 +85,17 @@ pub fn advance(st: &mut State, now: OffsetDateTime) {
     }
 }
 
+/// When the next open report finishes (None when none will: stuck or no open report).
+pub fn next_end(st: &State) -> Option<OffsetDateTime> {
+    let queue = Duration::seconds(st.timing.report_queue_seconds as i64);
+    let processing = Duration::seconds(st.timing.report_processing_seconds as i64);
+    st.reports
+        .values()
+        .filter(|r| !r.status.is_terminal() && r.planned != PlannedOutcome::Stuck)
+        .map(|r| r.processing_start_time.unwrap_or(r.created_time + queue) + processing)
+        .min()
+}
+
 fn finish(st: &mut State, id: &str, end: OffsetDateTime) {
     let Some(report) = st.reports.get(id).cloned() else {
         return;

@@ -429,10 +429,33 @@ impl State {
 
     /// Moves the world forward to `now`: order generator and transitions, report and feed
     /// processing. Called at the start of every request, so nothing needs a background task.
+    ///
+    /// Jobs finish against the world as it was at their end time, not as it is at `now`: the
+    /// clock can jump hours at once, and a fulfilment feed that ended at 10:00 must see the
+    /// order as it was at 10:00 (still PENDING, say), not as the generator left it at 11:00.
+    /// So time advances from one job end to the next, the world first each time.
     pub fn advance_to(&mut self, now: OffsetDateTime) {
-        crate::world::advance(self, now);
-        crate::reports::advance(self, now);
-        crate::feeds::advance(self, now);
+        let mut previous = None;
+        loop {
+            let next_end = [crate::reports::next_end(self), crate::feeds::next_end(self)]
+                .into_iter()
+                .flatten()
+                .min();
+            // Each step finishes every job ending at `at`; the same `at` twice would mean no
+            // progress, so stop rather than spin.
+            let Some(at) = next_end.filter(|t| *t <= now && Some(*t) != previous) else {
+                break;
+            };
+            self.advance_all(at);
+            previous = Some(at);
+        }
+        self.advance_all(now);
+    }
+
+    fn advance_all(&mut self, at: OffsetDateTime) {
+        crate::world::advance(self, at);
+        crate::reports::advance(self, at);
+        crate::feeds::advance(self, at);
     }
 }
 
