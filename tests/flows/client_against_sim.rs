@@ -582,3 +582,51 @@ fn parse(v: &Value) -> OffsetDateTime {
     )
     .expect("rfc3339")
 }
+
+#[tokio::test]
+async fn a_feed_document_larger_than_ten_mebibytes_is_accepted_on_its_presigned_url() {
+    // See: simulator review, finding 1 (axum's 2 MB default body limit answered 413).
+    let server = frozen_sample().await;
+    let api = client(&server);
+    let content_type = "application/json; charset=UTF-8";
+    let body = Bytes::from(vec![b' '; 12 * 1024 * 1024]);
+
+    let doc = api
+        .feeds()
+        .create_feed_document(content_type)
+        .await
+        .expect("createFeedDocument");
+    let uploaded = api
+        .feeds()
+        .upload_feed_document(&doc.url, content_type, body)
+        .await;
+
+    assert!(uploaded.is_ok(), "{uploaded:?}");
+}
+
+#[tokio::test]
+async fn lwa_outages_injected_as_faults_are_transient_for_the_client() {
+    let server = frozen_sample().await;
+    let api = client(&server);
+    server.sim().add_fault(FaultRule {
+        operation: Some("lwaToken".into()),
+        status: Some(503),
+        remaining: Some(10),
+        ..FaultRule::default()
+    });
+
+    let err = api
+        .reports()
+        .create_report(&CreateReportSpecification::new(ORDERS_REPORT, [US]))
+        .await
+        .expect_err("LWA is down");
+
+    assert_eq!(err.retryability(), Retryability::Transient, "{err}");
+    let lwa = &server.sim().stats().operations["lwaToken"];
+    assert!(lwa.server_errors >= 1 && lwa.ok == 0, "{lwa:?}");
+    assert_eq!(
+        calls(&server, "createReport"),
+        0,
+        "no SP-API call without a token"
+    );
+}

@@ -73,7 +73,18 @@ pub async fn token(
     body: Bytes,
 ) -> Response {
     let request_id = new_request_id();
-    let (status, body) = exchange(&sim, &headers, &body);
+    let decision = {
+        let mut st = sim.lock();
+        let crate::state::State { faults, rng, .. } = &mut *st;
+        faults.decide(Operation::LwaToken.name(), rng)
+    };
+    if decision.latency_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(decision.latency_ms)).await;
+    }
+    let (status, body) = match injected_lwa_error(decision) {
+        Some(answer) => answer,
+        None => exchange(&sim, &headers, &body),
+    };
     sim.lock()
         .stats
         .record(Operation::LwaToken.name(), status.as_u16());
@@ -85,6 +96,36 @@ pub async fn token(
         response.headers_mut().insert("x-amzn-RequestId", v);
     }
     response
+}
+
+/// An injected fault, answered in LWA's own error shape (LWA is not SP-API: no `ErrorList`).
+fn injected_lwa_error(decision: crate::faults::FaultDecision) -> Option<(StatusCode, Value)> {
+    let status = if decision.throttle {
+        429
+    } else {
+        decision.forced_status.or(decision.server_error)?
+    };
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let (error, description) = match status.as_u16() {
+        429 | 503 => (
+            "temporarily_unavailable",
+            "The authorization server is temporarily unable to handle the request",
+        ),
+        400 => (
+            "invalid_request",
+            "The request is missing a required parameter or is otherwise malformed",
+        ),
+        401 => ("invalid_client", "Client authentication failed"),
+        403 => (
+            "access_denied",
+            "The resource owner or authorization server denied the request",
+        ),
+        _ => (
+            "server_error",
+            "The authorization server encountered an unexpected error",
+        ),
+    };
+    Some(lwa_error(status, error, description))
 }
 
 fn exchange(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> (StatusCode, Value) {

@@ -10,6 +10,21 @@ use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 
+/// Fastest allowed speed: a simulated year in about 30 real seconds. Beyond it simulated time
+/// would leave the calendar's range within minutes.
+pub const MAX_SPEED: f64 = 1_000_000.0;
+
+/// Longest single jump of the clock (10 years).
+pub const MAX_ADVANCE: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+fn clamp_speed(speed: f64) -> f64 {
+    if speed.is_finite() {
+        speed.clamp(0.0, MAX_SPEED)
+    } else {
+        0.0
+    }
+}
+
 /// A clock whose "now" is `anchor_sim + (real elapsed since anchor_real) × speed`.
 #[derive(Debug)]
 pub struct SimClock {
@@ -26,7 +41,10 @@ struct Anchor {
 impl Anchor {
     fn now(&self) -> OffsetDateTime {
         let elapsed = self.real.elapsed().as_secs_f64() * self.speed;
-        self.sim + Duration::from_secs_f64(elapsed.max(0.0))
+        Duration::try_from_secs_f64(elapsed.max(0.0))
+            .ok()
+            .and_then(|d| self.sim.checked_add(d.try_into().ok()?))
+            .unwrap_or(self.sim)
     }
 }
 
@@ -37,7 +55,7 @@ impl SimClock {
             inner: Mutex::new(Anchor {
                 real: Instant::now(),
                 sim: start,
-                speed: speed.max(0.0),
+                speed: clamp_speed(speed),
             }),
         }
     }
@@ -52,26 +70,27 @@ impl SimClock {
         self.lock().now()
     }
 
-    /// Moves simulated time forward by `by` (never backwards).
+    /// Moves simulated time forward by `by` (never backwards; at most [`MAX_ADVANCE`]).
     pub fn advance(&self, by: Duration) -> OffsetDateTime {
         let mut a = self.lock();
         let now = a.now();
+        let by = time::Duration::try_from(by.min(MAX_ADVANCE)).unwrap_or(time::Duration::ZERO);
         *a = Anchor {
             real: Instant::now(),
-            sim: now + by,
+            sim: now.checked_add(by).unwrap_or(now),
             speed: a.speed,
         };
         a.sim
     }
 
-    /// Changes the speed from now on (0 freezes the clock).
+    /// Changes the speed from now on (0 freezes the clock; clamped to [`MAX_SPEED`]).
     pub fn set_speed(&self, speed: f64) {
         let mut a = self.lock();
         let now = a.now();
         *a = Anchor {
             real: Instant::now(),
             sim: now,
-            speed: speed.max(0.0),
+            speed: clamp_speed(speed),
         };
     }
 
@@ -102,6 +121,21 @@ mod tests {
         assert_eq!(before, datetime!(2026-11-20 00:00 UTC));
         assert_eq!(after, datetime!(2026-11-20 00:01:30 UTC));
         assert_eq!(clock.now(), after);
+    }
+
+    #[test]
+    fn absurd_speeds_and_jumps_are_clamped_instead_of_overflowing() {
+        let clock = SimClock::new(datetime!(2026-11-20 00:00 UTC), 1e300);
+
+        let after_jump = clock.advance(Duration::from_secs(u64::MAX / 4));
+        clock.set_speed(f64::NAN);
+
+        assert_eq!(clock.speed(), 0.0);
+        assert!(
+            after_jump <= datetime!(2036-11-30 00:00 UTC),
+            "{after_jump}"
+        );
+        assert_eq!(clock.now(), clock.now());
     }
 
     #[test]

@@ -110,10 +110,23 @@ async fn set_clock(
     AxumState(sim): AxumState<Arc<Sim>>,
     Json(change): Json<ClockChange>,
 ) -> Response {
+    let max_advance = crate::clock::MAX_ADVANCE.as_secs_f64();
+    if let Some(s) = change.advance_seconds
+        && !(s.is_finite() && (0.0..=max_advance).contains(&s))
+    {
+        return bad_request(format!(
+            "advanceSeconds must be between 0 and {max_advance}"
+        ));
+    }
+    if let Some(speed) = change.speed
+        && !(speed.is_finite() && (0.0..=crate::clock::MAX_SPEED).contains(&speed))
+    {
+        return bad_request(format!(
+            "speed must be between 0 and {}",
+            crate::clock::MAX_SPEED
+        ));
+    }
     if let Some(s) = change.advance_seconds {
-        if !(s.is_finite() && s >= 0.0) {
-            return bad_request("advanceSeconds must be a non-negative number");
-        }
         sim.advance_clock(Duration::from_secs_f64(s));
     }
     if let Some(speed) = change.speed {
@@ -141,6 +154,9 @@ async fn add_fault(AxumState(sim): AxumState<Arc<Sim>>, Json(rule): Json<FaultRu
         .all(|r| (0.0..=1.0).contains(r));
     if !ratios_ok {
         return bad_request("throttleRatio and errorRatio must be between 0 and 1");
+    }
+    if rule.status.is_some_and(|s| !(400..=599).contains(&s)) {
+        return bad_request("status must be an error status (400 to 599)");
     }
     sim.lock().faults.rules.push(rule);
     StatusCode::NO_CONTENT.into_response()
@@ -398,5 +414,58 @@ impl Sim {
             .orders
             .get(order_id)
             .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use serde_json::json;
+
+    use crate::{SimOptions, SimServer, sample};
+
+    async fn post(server: &SimServer, path: &str, body: serde_json::Value) -> u16 {
+        reqwest::Client::new()
+            .post(format!("{}{path}", server.url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("control call")
+            .status()
+            .as_u16()
+    }
+
+    #[tokio::test]
+    async fn clock_and_fault_controls_refuse_values_that_would_break_the_simulator() {
+        let mut scenario = sample::scenario();
+        scenario.clock.speed = 0.0;
+        let server = SimServer::start(
+            SimOptions::new(scenario),
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+        )
+        .await
+        .unwrap();
+        let before = server.sim().clock.now();
+
+        let huge_speed = post(&server, "/_sim/clock", json!({ "speed": 1e15 })).await;
+        let huge_jump = post(&server, "/_sim/clock", json!({ "advanceSeconds": 1e30 })).await;
+        let ok_jump = post(&server, "/_sim/clock", json!({ "advanceSeconds": 60 })).await;
+        let not_an_error = post(&server, "/_sim/faults", json!({ "status": 200 })).await;
+        let an_error = post(
+            &server,
+            "/_sim/faults",
+            json!({ "status": 503, "remaining": 1 }),
+        )
+        .await;
+
+        assert_eq!((huge_speed, huge_jump), (400, 400));
+        assert_eq!(ok_jump, 200);
+        assert_eq!(
+            server.sim().clock.now() - before,
+            time::Duration::seconds(60)
+        );
+        assert_eq!(server.sim().clock.speed(), 0.0);
+        assert_eq!((not_an_error, an_error), (400, 204));
     }
 }

@@ -21,6 +21,10 @@ use crate::limits::Operation;
 use crate::sim::{Query, Sim};
 use crate::state::{Document, DocumentKind, State};
 
+/// Largest feed document the simulator accepts on a presigned PUT (Amazon advises feeds under
+/// 10 MiB; S3 itself takes 5 GB in one PUT).
+pub const MAX_UPLOAD_BYTES: usize = 128 * 1024 * 1024;
+
 const DATE_FORMAT: &[time::format_description::FormatItem<'static>] =
     time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
 
@@ -105,8 +109,15 @@ impl Sim {
         } else {
             ""
         };
+        // A presigned PUT is signed over the content type too (that is why an upload with
+        // another Content-Type fails); a GET only over the host.
+        let signed_headers = if method == "PUT" {
+            "content-type%3Bhost"
+        } else {
+            "host"
+        };
         format!(
-            "{}/_sim/{path}/{}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date={date}&X-Amz-Expires={expires}{enc_param}&X-Amz-SignedHeaders=host&X-Amz-Signature={sig}",
+            "{}/_sim/{path}/{}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date={date}&X-Amz-Expires={expires}{enc_param}&X-Amz-SignedHeaders={signed_headers}&X-Amz-Signature={sig}",
             self.base_url(),
             url::form_urlencoded::byte_serialize(document_id.as_bytes()).collect::<String>(),
         )
@@ -247,12 +258,17 @@ pub async fn download(
     if let Ok(v) = doc.content_type.parse() {
         headers.insert(header::CONTENT_TYPE, v);
     }
-    if doc.gzip && gzip_encoding {
-        headers.insert(
-            header::CONTENT_ENCODING,
-            header::HeaderValue::from_static("gzip"),
-        );
-    }
+    // `identity` unless getReportDocument/getFeedDocument asked for the header
+    // (enableContentEncodingUrlHeader): the models' default.
+    let encoding = if doc.gzip && gzip_encoding {
+        "gzip"
+    } else {
+        "identity"
+    };
+    headers.insert(
+        header::CONTENT_ENCODING,
+        header::HeaderValue::from_static(encoding),
+    );
     response
 }
 

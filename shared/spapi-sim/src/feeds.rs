@@ -98,12 +98,18 @@ pub struct Processing {
     pub effects: Value,
 }
 
-/// A plain-text report for feeds that were not processed line by line.
+/// A plain-text report for feeds that were not processed line by line: one feed-level line
+/// (record 0, no order) in the same layout as the fulfilment feed's report.
 fn text_report(code: u32, error_type: &str, message: &str) -> Vec<u8> {
-    format!(
-        "Feed Processing Summary:\n\tNumber of records processed\t\t0\n\tNumber of records successful\t\t0\n\noriginal-record-number\terror-code\terror-type\terror-message\n0\t{code}\t{error_type}\t{message}\n"
-    )
-    .into_bytes()
+    let line = crate::fulfillment_feed::FlatReportLine {
+        record: 0,
+        order_id: "",
+        order_item_id: "",
+        code,
+        error_type,
+        message,
+    };
+    crate::fulfillment_feed::render_flat_report(0, 0, [line]).into_bytes()
 }
 
 fn nothing_applied(
@@ -796,15 +802,9 @@ pub async fn get_feed_document(
         Err(r) => return r,
     };
     let q = Query::parse(raw.as_deref());
-    let content_encoding = match q.get("enableContentEncodingUrlHeader") {
-        None => false,
-        Some(v) if v.eq_ignore_ascii_case("true") => true,
-        Some(v) if v.eq_ignore_ascii_case("false") => false,
-        Some(v) => {
-            return call.invalid_input(&format!(
-                "Invalid enableContentEncodingUrlHeader '{v}'; use true or false."
-            ));
-        }
+    let content_encoding = match q.boolean("enableContentEncodingUrlHeader") {
+        Ok(v) => v.unwrap_or(false),
+        Err(message) => return call.invalid_input(&message),
     };
     let found: Result<Value, &str> = {
         let st = sim.lock();
@@ -835,10 +835,12 @@ pub async fn get_feed_document(
             call.invalid_input(&format!("Invalid feedDocumentId '{document_id}'."))
         }
         Err("") => call.not_found(&format!("Feed document {document_id} was not found.")),
+        // Amazon answers an input document's id with 400 "Invalid feedDocumentId"
+        // (jlevers/selling-partner-api#36).
         Err(details) => call.error_with_details(
-            StatusCode::NOT_FOUND,
-            "NotFound",
-            &format!("Feed document {document_id} was not found."),
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            &format!("Invalid feedDocumentId '{document_id}'."),
             details,
         ),
     }
@@ -1518,7 +1520,10 @@ mod tests {
                 .contains("response-content-encoding=gzip")
         );
         assert_eq!(foreign, 404);
-        assert_eq!(input_status, 404);
+        assert_eq!(
+            input_status, 400,
+            "Amazon: 400 Invalid feedDocumentId for an input document"
+        );
         assert!(
             input_body["errors"][0]["details"]
                 .as_str()

@@ -294,18 +294,57 @@ pub fn parse(text: &str) -> Result<Vec<Record>, String> {
 
 /// Renders Amazon's flat processing report.
 pub fn render_report(processed: usize, successful: usize, rows: &[ReportRow]) -> String {
+    render_flat_report(
+        processed,
+        successful,
+        rows.iter().map(|r| FlatReportLine {
+            record: r.record,
+            order_id: &r.order_id,
+            order_item_id: &r.order_item_id,
+            code: r.rule.code(),
+            error_type: r.error_type.as_str(),
+            message: &r.message,
+        }),
+    )
+}
+
+/// One problem line of a flat-file feed processing report.
+#[derive(Debug, Clone, Copy)]
+pub struct FlatReportLine<'a> {
+    /// `original-record-number` (0 for feed-level problems).
+    pub record: usize,
+    /// `order-id` (empty for feed-level problems).
+    pub order_id: &'a str,
+    /// `order-item-id` (may be empty).
+    pub order_item_id: &'a str,
+    /// `error-code`.
+    pub code: u32,
+    /// `error-type` (`Error` or `Warning`).
+    pub error_type: &'a str,
+    /// `error-message`.
+    pub message: &'a str,
+}
+
+/// Amazon's flat-file processing report layout (facts §8): the summary block, a blank line,
+/// then one tab-separated row per problem under a fixed header. Every flat-file feed report
+/// of the simulator, including feed-level FATAL ones, uses this one layout.
+pub fn render_flat_report<'a>(
+    processed: usize,
+    successful: usize,
+    lines: impl IntoIterator<Item = FlatReportLine<'a>>,
+) -> String {
     let mut out = format!(
         "Feed Processing Summary:\n\tNumber of records processed\t\t{processed}\n\tNumber of records successful\t\t{successful}\n\noriginal-record-number\torder-id\torder-item-id\terror-code\terror-type\terror-message\n"
     );
-    for r in rows {
+    for l in lines {
         out.push_str(&format!(
             "{}\t{}\t{}\t{}\t{}\t{}\n",
-            r.record,
-            r.order_id,
-            r.order_item_id,
-            r.rule.code(),
-            r.error_type.as_str(),
-            r.message.replace(['\t', '\n', '\r'], " ")
+            l.record,
+            l.order_id,
+            l.order_item_id,
+            l.code,
+            l.error_type,
+            l.message.replace(['\t', '\n', '\r'], " ")
         ));
     }
     out

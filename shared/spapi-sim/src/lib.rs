@@ -110,7 +110,14 @@ pub fn router(sim: Arc<Sim>) -> Router {
     let control = control::routes();
     let documents = Router::new()
         .route("/_sim/documents/{id}", get(documents::download))
-        .route("/_sim/uploads/{id}", put(documents::upload));
+        // S3 takes far more than axum's 2 MB default; a full JSON_LISTINGS_FEED (25,000
+        // messages) can exceed 10 MiB.
+        .route(
+            "/_sim/uploads/{id}",
+            put(documents::upload).layer(axum::extract::DefaultBodyLimit::max(
+                documents::MAX_UPLOAD_BYTES,
+            )),
+        );
     let lwa = Router::new().route("/auth/o2/token", post(auth::token));
     let spapi = if sim.sandbox.is_some() {
         Router::new().fallback(sandbox::answer)

@@ -115,9 +115,14 @@ pub struct UsagePlan {
 impl UsagePlan {
     /// The header value Amazon sends: the rate in requests per second.
     pub fn header_value(self) -> String {
+        // Amazon prints the rate as a Java double would: "2.0", "0.5", "0.0167".
         let s = format!("{:.4}", self.rate);
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        s.to_string()
+        let s = s.trim_end_matches('0');
+        if s.ends_with('.') {
+            format!("{s}0")
+        } else {
+            s.to_string()
+        }
     }
 }
 
@@ -215,7 +220,7 @@ mod tests {
     fn header_value_is_the_rate_in_requests_per_second() {
         assert_eq!(
             Operation::GetReport.usage_plan().unwrap().header_value(),
-            "2"
+            "2.0"
         );
         assert_eq!(
             Operation::CreateReport.usage_plan().unwrap().header_value(),

@@ -57,6 +57,10 @@ async fn main() -> anyhow::Result<()> {
     if let Some(speed) = args.speed {
         scenario.clock.speed = speed;
     }
+    let max_speed = spsync_sim::clock::MAX_SPEED;
+    if !(scenario.clock.speed.is_finite() && (0.0..=max_speed).contains(&scenario.clock.speed)) {
+        anyhow::bail!("the clock speed must be between 0 and {max_speed}");
+    }
     let sandbox = match &args.sandbox_models {
         Some(dir) => Some(
             SandboxBook::load_models(dir)

@@ -377,16 +377,18 @@ fn parse_search(
             )
         }
     };
-    // Whole seconds, so the echoed `*Before` (second precision) is exactly the bound used.
-    let latest = now - Duration::minutes(LAG_MINUTES);
-    let latest = latest.replace_nanosecond(0).unwrap_or(latest);
+    // A given `*Before` is checked against the exact bound (the model: "at least two minutes
+    // before the time of the request"); only the default is cut to whole seconds, so that the
+    // echoed `*Before` (second precision) is exactly the bound used.
+    let exact_latest = now - Duration::minutes(LAG_MINUTES);
+    let latest = exact_latest.replace_nanosecond(0).unwrap_or(exact_latest);
     if let Some(b) = before {
         if b < after {
             return Err(format!(
                 "{before_name} must be equal to or after {after_name}."
             ));
         }
-        if b > latest {
+        if b > exact_latest {
             return Err(format!(
                 "{before_name} must be at least two minutes before the time of the request."
             ));

@@ -375,6 +375,7 @@ pub async fn cancel_report(
         ));
     }
     report.status = ProcessingStatus::Cancelled;
+    report.processing_end_time = Some(call.now);
     drop(st);
     // The model declares 200 with no schema: an empty body.
     let mut r = call.json(StatusCode::OK, Value::Null);
@@ -458,10 +459,14 @@ fn parse_list(q: &Query, now: OffsetDateTime) -> Result<ListFilter, String> {
             _ => return Err("pageSize must be an integer between 1 and 100.".into()),
         },
     };
-    let since = q
-        .datetime("createdSince")?
-        .unwrap_or(now - Duration::days(RETENTION_DAYS));
+    // Reports older than the retention period no longer exist, so an earlier createdSince
+    // just means "all of them" (as getFeeds does).
+    let oldest = now - Duration::days(RETENTION_DAYS);
+    let since = q.datetime("createdSince")?.unwrap_or(oldest).max(oldest);
     let until = q.datetime("createdUntil")?.unwrap_or(now);
+    if q.has("createdSince") && q.has("createdUntil") && since > until {
+        return Err("createdSince must be before createdUntil.".into());
+    }
     Ok(ListFilter {
         types,
         statuses,
@@ -541,14 +546,9 @@ pub async fn get_report_document(
         Err(r) => return r,
     };
     let q = Query::parse(raw.as_deref());
-    let encoding_header = match q.get("enableContentEncodingUrlHeader") {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(other) => {
-            return call.invalid_input(&format!(
-                "enableContentEncodingUrlHeader must be true or false, not '{other}'."
-            ));
-        }
+    let encoding_header = match q.boolean("enableContentEncodingUrlHeader") {
+        Ok(v) => v.unwrap_or(false),
+        Err(message) => return call.invalid_input(&message),
     };
     let st = sim.lock();
     let gzip = st
@@ -869,7 +869,11 @@ mod tests {
         assert_eq!(content_type, "text/plain; charset=Cp1252");
         assert_eq!(bytes, raw);
         assert_eq!(doc["compressionAlgorithm"], "GZIP");
-        assert_eq!(encoding, None);
+        assert_eq!(
+            encoding.as_deref(),
+            Some("identity"),
+            "the default without the flag"
+        );
         assert_eq!(gunzip(&gz), raw);
         assert_eq!(encoding_on.as_deref(), Some("gzip"));
         assert_eq!(gz_again, gz);

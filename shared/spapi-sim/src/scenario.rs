@@ -85,6 +85,29 @@ pub struct Timing {
     pub gzip_report_documents: bool,
 }
 
+impl Timing {
+    /// Every duration must fit in a year: larger values would overflow date arithmetic.
+    pub fn check(&self) -> Result<(), crate::state::ScenarioError> {
+        const MAX: u64 = 365 * 24 * 3600;
+        let fields = [
+            ("reportQueueSeconds", self.report_queue_seconds),
+            ("reportProcessingSeconds", self.report_processing_seconds),
+            ("feedQueueSeconds", self.feed_queue_seconds),
+            ("feedProcessingSeconds", self.feed_processing_seconds),
+            ("tokenTtlSeconds", self.token_ttl_seconds),
+            ("documentUrlTtlSeconds", self.document_url_ttl_seconds),
+        ];
+        match fields.into_iter().find(|(_, v)| *v > MAX) {
+            Some((field, value)) => Err(crate::state::ScenarioError::InvalidTiming {
+                field,
+                value,
+                max: MAX,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Default for Timing {
     fn default() -> Self {
         Self {

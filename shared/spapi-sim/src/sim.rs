@@ -493,6 +493,16 @@ impl Query {
             .collect()
     }
 
+    /// A boolean parameter (`true` / `false`, as Amazon's models type them); `Err` names it.
+    pub fn boolean(&self, key: &str) -> Result<Option<bool>, String> {
+        match self.get(key) {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(other) => Err(format!("{key} must be true or false, not '{other}'.")),
+        }
+    }
+
     /// Whether `key` is present.
     pub fn has(&self, key: &str) -> bool {
         self.values.contains_key(key)

@@ -329,6 +329,16 @@ pub enum ScenarioError {
     /// Two sellers share an id.
     #[error("seller {0} appears twice in the scenario")]
     DuplicateSeller(String),
+    /// A timing value is outside what the simulator can represent.
+    #[error("timing.{field} is {value} s; at most {max} s (one year) is allowed")]
+    InvalidTiming {
+        /// The `timing` member.
+        field: &'static str,
+        /// The value given.
+        value: u64,
+        /// The largest accepted value.
+        max: u64,
+    },
     /// An order is not a usable v2026-01-01 Order object.
     #[error("seller {seller_id}: order #{index} is invalid: {reason}")]
     InvalidOrder {
@@ -344,6 +354,7 @@ pub enum ScenarioError {
 impl State {
     /// Builds the state from a scenario, starting at simulated time `now`.
     pub fn from_scenario(scenario: &Scenario, now: OffsetDateTime) -> Result<Self, ScenarioError> {
+        scenario.timing.check()?;
         let mut sellers = BTreeMap::new();
         for spec in &scenario.sellers {
             let mut orders = BTreeMap::new();

@@ -1021,7 +1021,9 @@ fn generate_into(g: &mut GeneratorState, seller: &mut Seller, now: OffsetDateTim
         // and repeated next time, so the sequence does not depend on how often we are called.
         let mut trial = g.rng.clone();
         let gap_hours = -(1.0 - trial.next_f64()).ln() / rate;
-        let at = g.generated_until + Duration::seconds_f64(gap_hours * 3600.0);
+        // A tiny rate draws astronomically long gaps: cap them at a year (far past any `now`).
+        let gap_seconds = (gap_hours * 3600.0).min(365.0 * 24.0 * 3600.0);
+        let at = g.generated_until + Duration::seconds_f64(gap_seconds);
         if at > now {
             break;
         }
