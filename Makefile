@@ -30,9 +30,20 @@ else
 endif
 
 .PHONY: lint
-lint: ## rustfmt check + clippy with warnings as errors
+lint: deps-check ## rustfmt check + clippy with warnings as errors + dependency rules
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# The simulator speaks SP-API from Amazon's models only: it must never depend on a spsync
+# crate (a mistake shared by client and simulator would then pass both sides); the domain
+# crate stays free of IO and async.
+.PHONY: deps-check
+deps-check: ## dependency rules of the house style, checked on the resolved graph
+	@bad=$$($(CARGO) tree -p spsync-sim -e normal --prefix none | grep -E '^spsync-' | grep -v '^spsync-sim ' || true); \
+	if [ -n "$$bad" ]; then echo "spsync-sim must not depend on: $$bad"; exit 1; fi
+	@bad=$$($(CARGO) tree -p spsync-domain -e normal --prefix none | grep -E '^(tokio|reqwest|axum|hyper|aws-) ' || true); \
+	if [ -n "$$bad" ]; then echo "spsync-domain must stay free of IO crates: $$bad"; exit 1; fi
+	@echo "dependency rules hold"
 
 .PHONY: check
 check: lint test ## the PR gate: lint + test
