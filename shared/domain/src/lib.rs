@@ -30,4 +30,4 @@ mod usage_plan;
 
 pub use backoff::{SplitMix64, full_jitter_backoff};
 pub use processing::ProcessingStatus;
-pub use usage_plan::{MAX_WAIT, TokenBucket, UsagePlan};
+pub use usage_plan::{MAX_WAIT, TokenBucket, UsagePlan, UsagePlanError};

@@ -8,6 +8,14 @@ use std::time::Duration;
 /// is far beyond any SP-API usage plan and still fits every caller's arithmetic.
 pub const MAX_WAIT: Duration = Duration::from_secs(3600);
 
+/// Why a usage plan could not be built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UsagePlanError {
+    /// "`n` requests per 0 seconds" is an infinite rate.
+    #[error("a usage plan period must be longer than zero seconds")]
+    ZeroPeriod,
+}
+
 /// An SP-API usage plan: `rate` tokens are added per second, the bucket holds `burst` tokens.
 ///
 /// This is the vocabulary of Amazon's "Usage Plans and Rate Limits" page (and of governor).
@@ -27,11 +35,29 @@ impl UsagePlan {
 
     /// A plan stated as "`count` requests per `period_secs` seconds" with the given burst,
     /// e.g. JSON_LISTINGS_FEED's "5 submissions per 5 minutes".
-    pub const fn per_period(count: u32, period_secs: u32, burst: u32) -> Self {
-        Self {
+    ///
+    /// A period of zero seconds would mean an infinite rate and is refused.
+    ///
+    /// ```
+    /// use spsync_domain::{UsagePlan, UsagePlanError};
+    ///
+    /// let plan = UsagePlan::per_period(5, 300, 5)?;
+    /// assert!((plan.rate - 1.0 / 60.0).abs() < 1e-12);
+    /// assert_eq!(UsagePlan::per_period(5, 0, 5), Err(UsagePlanError::ZeroPeriod));
+    /// # Ok::<(), UsagePlanError>(())
+    /// ```
+    pub const fn per_period(
+        count: u32,
+        period_secs: u32,
+        burst: u32,
+    ) -> Result<Self, UsagePlanError> {
+        if period_secs == 0 {
+            return Err(UsagePlanError::ZeroPeriod);
+        }
+        Ok(Self {
             rate: count as f64 / period_secs as f64,
             burst,
-        }
+        })
     }
 
     /// Time needed to restore one token at this plan's rate (capped at [`MAX_WAIT`]).
@@ -73,6 +99,7 @@ pub struct TokenBucket {
     rate_override: Option<f64>,
     tokens: f64,
     last: Duration,
+    throttle_streak: u32,
 }
 
 impl TokenBucket {
@@ -83,6 +110,7 @@ impl TokenBucket {
             rate_override: None,
             tokens: f64::from(plan.burst.max(1)),
             last: now,
+            throttle_streak: 0,
         }
     }
 
@@ -148,10 +176,23 @@ impl TokenBucket {
     }
 
     /// Records that Amazon answered 429 at `now`: the bucket is emptied, so the next token
-    /// comes one refill interval later.
+    /// comes one refill interval later, and the run of consecutive 429s grows by one.
     pub fn on_throttled(&mut self, now: Duration) {
         self.refill(now);
         self.tokens = 0.0;
+        self.throttle_streak = self.throttle_streak.saturating_add(1);
+    }
+
+    /// Records that Amazon accepted a call: the run of consecutive 429s is over.
+    pub fn on_success(&mut self) {
+        self.throttle_streak = 0;
+    }
+
+    /// How many 429s Amazon answered in a row (since the last success). Because the bucket
+    /// outlives one call (it lives as long as the warm container), this keeps growing across the
+    /// SQS retries of one step, so the backoff it feeds grows too.
+    pub fn throttle_streak(&self) -> u32 {
+        self.throttle_streak
     }
 }
 
@@ -318,9 +359,35 @@ mod tests {
     }
 
     #[test]
+    fn a_zero_period_is_refused_instead_of_an_infinite_rate() {
+        assert_eq!(
+            UsagePlan::per_period(5, 0, 5),
+            Err(UsagePlanError::ZeroPeriod)
+        );
+        assert_eq!(
+            UsagePlan::per_period(0, 0, 1),
+            Err(UsagePlanError::ZeroPeriod)
+        );
+    }
+
+    #[test]
+    fn consecutive_throttles_are_counted_until_a_success() {
+        let mut bucket = TokenBucket::new(UsagePlan::new(1.0, 1), Duration::ZERO);
+        assert_eq!(bucket.throttle_streak(), 0);
+        bucket.on_throttled(secs(1));
+        bucket.on_throttled(secs(5));
+        bucket.on_throttled(secs(9));
+        assert_eq!(bucket.throttle_streak(), 3);
+        bucket.on_success();
+        assert_eq!(bucket.throttle_streak(), 0);
+        bucket.on_throttled(secs(20));
+        assert_eq!(bucket.throttle_streak(), 1);
+    }
+
+    #[test]
     fn per_period_and_refill_interval() {
         let cases: &[(UsagePlan, Duration)] = &[
-            (UsagePlan::per_period(5, 300, 5), secs(60)),
+            (UsagePlan::per_period(5, 300, 5).unwrap(), secs(60)),
             (UsagePlan::new(2.0, 15), ms(500)),
             (UsagePlan::new(0.0, 15), MAX_WAIT),
             (UsagePlan::new(1e-9, 1), MAX_WAIT),

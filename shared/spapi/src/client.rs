@@ -3,9 +3,15 @@
 //! Every SP-API call goes through one private `execute` loop, which in order: asks the limiter
 //! (sleeping only for short waits), gets an access token, sends the request, learns the applied
 //! rate from `x-amzn-RateLimit-Limit`, and classifies the answer: 2xx is returned; 429 drains the
-//! bucket and becomes `Throttled`; a 401/403 that blames the token triggers one refresh; 5xx and
-//! transport failures get a few jittered retries before becoming `Transient`; other 4xx are
-//! `Permanent`.
+//! bucket and becomes `Throttled` (after at most one short in-process wait); a 401, or a 403
+//! that blames the token, triggers one refresh; 5xx and transport failures get a few jittered
+//! retries before becoming `Transient`, but only for idempotent operations (see
+//! [`Operation::is_idempotent`]): a createReport or createFeed that may have reached Amazon is
+//! never sent twice; other 4xx are `Permanent`. The pacing and retry decisions live in
+//! `retry.rs`.
+//!
+//! Redirects are never followed: a 3xx would otherwise carry the access token to whatever host
+//! it names (and turn a POST into a GET). Presigned S3 transfers do not redirect either.
 
 use std::collections::hash_map::DefaultHasher;
 use std::fmt;
@@ -24,12 +30,15 @@ use url::Url;
 use crate::auth::{ExchangeSettings, TokenCache};
 use crate::config::{BackoffSettings, SpApiConfig, Timeouts};
 use crate::documents::DocumentsApi;
-use crate::error::{SpApiError, api_error, is_token_rejection};
+use crate::error::{SpApiError, api_error, is_token_rejection, s3_error};
 use crate::feeds::FeedsApi;
 use crate::limits::{Limiter, Operation};
 use crate::orders::OrdersApi;
 use crate::reports::ReportsApi;
-use crate::retry::{Jitter, MAX_IN_PROCESS_THROTTLE_WAITS};
+use crate::retry::{
+    Jitter, MAX_IN_PROCESS_429_WAITS, MAX_IN_PROCESS_THROTTLE_WAITS, TransientRetry, default_seed,
+    may_retry_status, may_retry_transport, retry_transient, transport_kind,
+};
 
 /// Header carrying the LWA access token on every SP-API call.
 pub const ACCESS_TOKEN_HEADER: &str = "x-amz-access-token";
@@ -38,8 +47,15 @@ pub const REQUEST_ID_HEADER: &str = "x-amzn-RequestId";
 /// Response header with the rate (requests per second) Amazon applied to the call.
 pub const RATE_LIMIT_HEADER: &str = "x-amzn-RateLimit-Limit";
 
+/// Most of an error body read from a presigned URL (S3's XML errors are a few hundred bytes).
+const MAX_ERROR_BODY: usize = 8 * 1024;
+
 /// SP-API client for one selling partner. Cheap to clone: clones share the HTTP connection
 /// pool, the access-token cache and the limiter.
+///
+/// Build it once per container (e.g. in a `OnceCell` next to the Lambda handler) and keep it:
+/// the token cache and the usage-plan buckets live in it, so a client built per invocation
+/// asks LWA for a token every time and forgets what Amazon's 429s taught it.
 #[derive(Clone)]
 pub struct SpApiClient {
     inner: Arc<Inner>,
@@ -49,8 +65,7 @@ struct Inner {
     http: reqwest::Client,
     endpoint: Url,
     timeouts: Timeouts,
-    max_transient_retries: u32,
-    transient_backoff: BackoffSettings,
+    retry: TransientRetry,
     throttle_backoff: BackoffSettings,
     max_in_process_wait: Duration,
     account_key: String,
@@ -104,7 +119,11 @@ pub(crate) struct ApiResponse {
     pub request_id: Option<String>,
 }
 
-fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+/// A header as text, if present and printable.
+pub(crate) fn header_str(
+    headers: &HeaderMap,
+    name: impl reqwest::header::AsHeaderName,
+) -> Option<String> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -116,6 +135,18 @@ fn derive_account_key(config: &SpApiConfig) -> String {
     let mut hasher = DefaultHasher::new();
     config.credentials.refresh_token.expose().hash(&mut hasher);
     format!("{}:{:016x}", config.credentials.client_id, hasher.finish())
+}
+
+/// Reads at most [`MAX_ERROR_BODY`] bytes of an error response (failures just end the read).
+async fn error_body(mut response: reqwest::Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < MAX_ERROR_BODY {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    body
 }
 
 impl SpApiClient {
@@ -131,6 +162,7 @@ impl SpApiClient {
             .user_agent(config.user_agent.clone())
             .connect_timeout(config.timeouts.connect)
             .read_timeout(config.timeouts.read)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| SpApiError::Config(format!("HTTP client: {e}")))?;
         if config.endpoint.cannot_be_a_base() {
@@ -138,19 +170,22 @@ impl SpApiClient {
                 "SPAPI_ENDPOINT must be an http(s) base URL".into(),
             ));
         }
-        let jitter = Arc::new(Jitter::new(config.jitter_seed));
+        let jitter = Arc::new(Jitter::new(config.jitter_seed.unwrap_or_else(default_seed)));
         let account_key = config
             .account_key
             .clone()
             .unwrap_or_else(|| derive_account_key(&config));
+        let retry = TransientRetry {
+            max_retries: config.max_transient_retries,
+            backoff: config.transient_backoff,
+        };
         let auth = TokenCache::new(
             http.clone(),
             config.credentials,
             ExchangeSettings {
                 endpoint: config.lwa_endpoint,
-                request_timeout: config.timeouts.request,
-                max_transient_retries: config.max_transient_retries,
-                backoff: config.transient_backoff,
+                budget: config.timeouts.request,
+                retry,
             },
             jitter.clone(),
         );
@@ -159,8 +194,7 @@ impl SpApiClient {
                 http,
                 endpoint: config.endpoint,
                 timeouts: config.timeouts,
-                max_transient_retries: config.max_transient_retries,
-                transient_backoff: config.transient_backoff,
+                retry,
                 throttle_backoff: config.throttle_backoff,
                 max_in_process_wait: config.max_in_process_wait,
                 account_key,
@@ -210,68 +244,72 @@ impl SpApiClient {
         &self.inner.http
     }
 
-    pub(crate) fn timeouts(&self) -> &Timeouts {
-        &self.inner.timeouts
-    }
-
-    pub(crate) fn max_transient_retries(&self) -> u32 {
-        self.inner.max_transient_retries
-    }
-
-    pub(crate) fn transient_backoff(&self, attempt: u32) -> Duration {
-        self.inner
-            .jitter
-            .backoff(attempt, self.inner.transient_backoff)
-    }
-
     /// Sends a request to a presigned document URL (S3 in real life: no access token, no usage
-    /// plan) and returns the successful response. A 5xx or a failure before the headers arrive
-    /// is retried up to `max_transient_retries` times; any other status fails at once. The URL
-    /// is its own credential, so it never reaches an error or a log line.
+    /// plan) and returns the successful response. Failures that a repeat may get past (5xx,
+    /// S3's `RequestTimeout` / `SlowDown`, a failure before the headers arrive) are retried up
+    /// to `max_transient_retries` times; an expired URL or any other status fails at once.
+    /// The whole transfer, retries and the caller's reading of the body included, is bounded
+    /// by [`Timeouts::document`]. The URL is its own credential, so it never reaches an error
+    /// or a log line.
     pub(crate) async fn presigned_transfer(
         &self,
         operation: &'static str,
         request: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, SpApiError> {
-        let mut attempt = 0;
-        loop {
-            let error = match request().timeout(self.timeouts().document).send().await {
-                Ok(response) if response.status().is_success() => return Ok(response),
-                Ok(response) => SpApiError::DocumentHttp {
-                    operation,
-                    status: response.status().as_u16(),
-                },
-                Err(e) => SpApiError::Transport {
-                    operation,
-                    source: e.without_url(),
-                },
-            };
-            let retry = match &error {
-                SpApiError::DocumentHttp { status, .. } => *status >= 500,
+        let inner = &*self.inner;
+        let deadline = tokio::time::Instant::now() + inner.timeouts.document;
+        retry_transient(
+            operation,
+            inner.retry,
+            &inner.jitter,
+            deadline,
+            |remaining| {
+                let sent = request().timeout(remaining).send();
+                async move {
+                    let response = sent.await.map_err(|e| SpApiError::Transport {
+                        operation,
+                        source: e.without_url(),
+                    })?;
+                    if response.status().is_success() {
+                        return Ok(response);
+                    }
+                    let status = response.status().as_u16();
+                    let (code, url_expired) = s3_error(&error_body(response).await);
+                    Err(SpApiError::DocumentHttp {
+                        operation,
+                        status,
+                        code,
+                        url_expired,
+                    })
+                }
+            },
+            |error| match error {
+                // A bare 403 is most likely an expired URL, which no repeat fixes.
+                SpApiError::DocumentHttp { status: 403, .. }
+                | SpApiError::DocumentHttp {
+                    url_expired: true, ..
+                } => false,
                 other => other.retryability() == crate::Retryability::Transient,
-            };
-            if !retry || attempt >= self.max_transient_retries() {
-                return Err(error);
-            }
-            let wait = self.transient_backoff(attempt);
-            tracing::warn!(sp_operation = operation, attempt, ?wait, error = %error, "retrying presigned transfer");
-            attempt += 1;
-            tokio::time::sleep(wait).await;
-        }
+            },
+        )
+        .await
     }
 
-    /// `endpoint` + path `segments` (each percent-encoded, so an id can never add a path level)
-    /// + query pairs.
+    /// `endpoint` + path `segments` + query pairs. Each segment is percent-encoded, and empty,
+    /// `.` and `..` segments are refused, so an id can never add or remove a path level.
     pub(crate) fn url(
         &self,
         operation: Operation,
         segments: &[&str],
         query: &[(&str, String)],
     ) -> Result<Url, SpApiError> {
-        if let Some(empty) = segments.iter().position(|s| s.is_empty()) {
+        if let Some(bad) = segments
+            .iter()
+            .position(|s| s.is_empty() || *s == "." || *s == "..")
+        {
             return Err(SpApiError::InvalidRequest {
                 operation: operation.name(),
-                reason: format!("path segment {empty} is empty"),
+                reason: format!("path segment {bad} is empty, `.` or `..`"),
             });
         }
         let mut url = self.inner.endpoint.clone();
@@ -344,25 +382,29 @@ impl SpApiClient {
         let inner = &*self.inner;
         loop {
             let now = tokio::time::Instant::now().into_std();
-            match inner.limiter.acquire(&inner.account_key, operation, now) {
-                Ok(()) => return Ok(()),
-                Err(wait)
-                    if wait <= inner.max_in_process_wait
-                        && *waits < MAX_IN_PROCESS_THROTTLE_WAITS =>
-                {
-                    *waits += 1;
-                    tracing::debug!(?wait, "usage plan: waiting in-process");
-                    tokio::time::sleep(wait).await;
-                }
-                Err(wait) => {
-                    tracing::info!(?wait, "usage plan exhausted locally; not calling Amazon");
-                    return Err(SpApiError::Throttled {
-                        operation: operation.name(),
-                        retry_after: wait,
-                        request_id: None,
-                    });
-                }
+            let Err(wait) = inner.limiter.acquire(&inner.account_key, operation, now) else {
+                return Ok(());
+            };
+            // Jittered: callers refused by the same empty bucket must not return together.
+            let wait = inner.jitter.spread(wait);
+            if wait <= inner.max_in_process_wait && *waits < MAX_IN_PROCESS_THROTTLE_WAITS {
+                *waits += 1;
+                tracing::debug!(
+                    delay_ms = wait.as_millis() as u64,
+                    attempt = *waits,
+                    "usage plan: waiting in-process"
+                );
+                tokio::time::sleep(wait).await;
+                continue;
             }
+            let error = SpApiError::throttled(operation.name(), wait, None);
+            if let crate::Retryability::Throttled { retry_after } = error.retryability() {
+                tracing::info!(
+                    retry_after_ms = retry_after.as_millis() as u64,
+                    "usage plan exhausted locally; amazon not called"
+                );
+            }
+            return Err(error);
         }
     }
 
@@ -370,12 +412,13 @@ impl SpApiClient {
         let inner = &*self.inner;
         let operation = request.operation;
         let name = operation.name();
+        let idempotent = operation.is_idempotent();
         let mut transient_attempt = 0u32;
-        let mut throttle_count = 0u32;
-        let mut in_process_waits = 0u32;
+        let mut throttle_waits = 0u32;
+        let mut limiter_waits = 0u32;
         let mut token_refreshed = false;
         loop {
-            self.pace(operation, &mut in_process_waits).await?;
+            self.pace(operation, &mut limiter_waits).await?;
             let token = inner.auth.access_token().await?;
             let mut builder = inner
                 .http
@@ -406,20 +449,32 @@ impl SpApiClient {
             let (status, request_id, rate, body) = match sent {
                 Ok(parts) => parts,
                 Err(source) => {
-                    let error = SpApiError::Transport {
-                        operation: name,
-                        source,
-                    };
-                    if error.retryability() == crate::Retryability::Transient
-                        && transient_attempt < inner.max_transient_retries
+                    let error_kind = transport_kind(&source);
+                    // A request that may have reached Amazon is repeated only if that is safe.
+                    if may_retry_transport(idempotent, &source)
+                        && transient_attempt < inner.retry.max_retries
                     {
-                        let wait = self.transient_backoff(transient_attempt);
-                        tracing::warn!(attempt = transient_attempt, ?wait, error = %error, "retrying after transport error");
+                        let delay = inner.jitter.backoff(transient_attempt, inner.retry.backoff);
                         transient_attempt += 1;
-                        tokio::time::sleep(wait).await;
+                        tracing::warn!(
+                            attempt = transient_attempt,
+                            delay_ms = delay.as_millis() as u64,
+                            error_kind,
+                            "retrying after a transport error"
+                        );
+                        tokio::time::sleep(delay).await;
                         continue;
                     }
-                    return Err(error);
+                    tracing::warn!(
+                        attempt = transient_attempt,
+                        error_kind,
+                        idempotent,
+                        "sp-api call failed in transit"
+                    );
+                    return Err(SpApiError::Transport {
+                        operation: name,
+                        source,
+                    });
                 }
             };
 
@@ -428,66 +483,75 @@ impl SpApiClient {
             if let Some(id) = &request_id {
                 span.record("sp_request_id", id.as_str());
             }
-            tracing::debug!(
-                sp_operation = name,
-                sp_status = status,
-                sp_request_id = request_id.as_deref().unwrap_or(""),
-                "SP-API response"
-            );
+            tracing::debug!(sp_status = status, "sp-api answered");
 
             let now = tokio::time::Instant::now().into_std();
-            if let Some(rate) = rate {
-                inner
-                    .limiter
-                    .observe_rate_limit(&inner.account_key, operation, rate, now);
-            }
+            let rate = rate.filter(|&rate| {
+                let plausible =
+                    inner
+                        .limiter
+                        .observe_rate_limit(&inner.account_key, operation, rate, now);
+                if !plausible {
+                    tracing::warn!(rate, "implausible rate-limit header ignored");
+                }
+                plausible
+            });
 
             match status {
                 200..=299 => {
+                    inner.limiter.on_success(&inner.account_key, operation, now);
                     return Ok(ApiResponse { body, request_id });
                 }
                 429 => {
                     let refill = inner
                         .limiter
                         .on_throttled(&inner.account_key, operation, now);
-                    // With the header we know the applied rate exactly. Without it we only know
-                    // the published plan, which a dynamic plan may differ from, so add jittered
-                    // backoff: containers that were throttled together do not retry together.
-                    let retry_after = if rate.is_some() {
-                        refill
-                    } else {
-                        refill + inner.jitter.backoff(throttle_count, inner.throttle_backoff)
-                    };
-                    throttle_count += 1;
-                    if retry_after <= inner.max_in_process_wait
-                        && in_process_waits < MAX_IN_PROCESS_THROTTLE_WAITS
+                    let streak = inner.limiter.throttle_streak(&inner.account_key, operation);
+                    let wait = inner.jitter.throttle_wait(
+                        refill,
+                        streak,
+                        rate.is_some(),
+                        inner.throttle_backoff,
+                    );
+                    if wait <= inner.max_in_process_wait
+                        && throttle_waits < MAX_IN_PROCESS_429_WAITS
                     {
-                        in_process_waits += 1;
-                        tracing::debug!(?retry_after, "throttled; waiting in-process");
-                        tokio::time::sleep(retry_after).await;
+                        throttle_waits += 1;
+                        tracing::debug!(
+                            delay_ms = wait.as_millis() as u64,
+                            attempt = streak,
+                            "throttled; waiting in-process"
+                        );
+                        tokio::time::sleep(wait).await;
                         continue;
                     }
-                    tracing::info!(?retry_after, "throttled by Amazon");
-                    return Err(SpApiError::Throttled {
-                        operation: name,
-                        retry_after,
-                        request_id,
-                    });
+                    let error = SpApiError::throttled(name, wait, request_id);
+                    if let crate::Retryability::Throttled { retry_after } = error.retryability() {
+                        tracing::info!(
+                            retry_after_ms = retry_after.as_millis() as u64,
+                            attempt = streak,
+                            "throttled by amazon"
+                        );
+                    }
+                    return Err(error);
                 }
                 401 | 403 if !token_refreshed && is_token_rejection(status, &body) => {
                     tracing::info!("access token rejected; refreshing once");
                     inner.auth.invalidate(&token).await;
                     token_refreshed = true;
                 }
-                408 | 500..=599 if transient_attempt < inner.max_transient_retries => {
-                    let wait = self.transient_backoff(transient_attempt);
+                s if may_retry_status(idempotent, s)
+                    && transient_attempt < inner.retry.max_retries =>
+                {
+                    let delay = inner.jitter.backoff(transient_attempt, inner.retry.backoff);
+                    transient_attempt += 1;
                     tracing::warn!(
                         attempt = transient_attempt,
-                        ?wait,
-                        "retrying after HTTP {status}"
+                        delay_ms = delay.as_millis() as u64,
+                        error_kind = "status",
+                        "retrying after a server error"
                     );
-                    transient_attempt += 1;
-                    tokio::time::sleep(wait).await;
+                    tokio::time::sleep(delay).await;
                 }
                 _ => return Err(api_error(name, status, &body, request_id)),
             }
@@ -673,8 +737,10 @@ mod tests {
         let err = client.reports().get_reports(&query).await.unwrap_err();
         let interval = crate::limits::GET_REPORTS.refill_interval();
         match err.retryability() {
+            // the wait until the next token, plus up to a tenth of it as jitter
             Retryability::Throttled { retry_after } => assert!(
-                retry_after <= interval && retry_after > interval - Duration::from_secs(5),
+                retry_after <= interval + interval / 10 + Duration::from_millis(1)
+                    && retry_after > interval - Duration::from_secs(5),
                 "{retry_after:?}"
             ),
             other => panic!("{other:?}"),
@@ -833,5 +899,304 @@ mod tests {
         config.endpoint = mock.url("/sim/");
         let client = SpApiClient::new(config).unwrap();
         client.reports().get_report("R1").await.unwrap();
+    }
+
+    /// Moves tokio's clock without sleeping: pause, jump, resume (the offset is kept), so the
+    /// HTTP calls around it still run on real time.
+    async fn jump(by: Duration) {
+        tokio::time::pause();
+        tokio::time::advance(by).await;
+        tokio::time::resume();
+    }
+
+    fn server_error(status: u16) -> Reply {
+        Reply::amazon_error(
+            status,
+            "InternalFailure",
+            "We encountered an internal error.",
+            None,
+        )
+    }
+
+    // Review item 2: side-effecting requests are not sent twice.
+
+    #[tokio::test]
+    async fn create_report_is_not_resent_after_a_server_error() {
+        let mock = MockServer::start().await;
+        mock.lwa_ok(3600);
+        mock.route("POST", REPORTS_PATH, |_, _| server_error(500));
+        let client = SpApiClient::new(mock.config()).unwrap();
+
+        let err = client.reports().create_report(&spec()).await.unwrap_err();
+
+        assert_eq!(err.retryability(), Retryability::Transient);
+        assert_eq!(
+            mock.calls("POST", REPORTS_PATH),
+            1,
+            "Amazon may have created the report; the workflow reconciles with getReports"
+        );
+    }
+
+    #[tokio::test]
+    async fn create_report_is_not_resent_after_a_timeout() {
+        let mock = MockServer::start().await;
+        mock.lwa_ok(3600);
+        mock.route("POST", REPORTS_PATH, |_, _| {
+            Reply::json(202, serde_json::json!({"reportId": "R1"}))
+                .delayed(Duration::from_millis(300))
+        });
+        let mut config = mock.config();
+        config.timeouts.request = Duration::from_millis(40);
+        let client = SpApiClient::new(config).unwrap();
+
+        let err = client.reports().create_report(&spec()).await.unwrap_err();
+
+        assert!(
+            matches!(&err, SpApiError::Transport { source, .. } if source.is_timeout()),
+            "{err:?}"
+        );
+        assert_eq!(err.retryability(), Retryability::Transient);
+        assert_eq!(mock.calls("POST", REPORTS_PATH), 1);
+    }
+
+    #[tokio::test]
+    async fn cancel_and_create_feed_are_not_resent_but_create_feed_document_is() {
+        let mock = MockServer::start().await;
+        mock.lwa_ok(3600);
+        mock.route("DELETE", "/feeds/2021-06-30/feeds/F1", |_, _| {
+            server_error(503)
+        });
+        mock.route("POST", "/feeds/2021-06-30/feeds", |_, _| server_error(500));
+        mock.route("POST", "/feeds/2021-06-30/documents", |_, n| {
+            if n == 0 {
+                server_error(500)
+            } else {
+                Reply::json(
+                    201,
+                    serde_json::json!({"feedDocumentId": "D1", "url": "https://s3/x"}),
+                )
+            }
+        });
+        let client = SpApiClient::new(mock.config()).unwrap();
+
+        let cancel = client.feeds().cancel_feed("F1").await.unwrap_err();
+        let listings = crate::feeds::CreateFeedSpecification::new(
+            crate::feeds::JSON_LISTINGS_FEED,
+            ["ATVPDKIKX0DER"],
+            "D0",
+        );
+        let create = client.feeds().create_feed(&listings).await.unwrap_err();
+        let doc = client.feeds().create_feed_document("text/plain").await;
+
+        assert_eq!(cancel.retryability(), Retryability::Transient);
+        assert_eq!(mock.calls("DELETE", "/feeds/2021-06-30/feeds/F1"), 1);
+        assert_eq!(create.retryability(), Retryability::Transient);
+        assert_eq!(
+            mock.calls("POST", "/feeds/2021-06-30/feeds"),
+            1,
+            "one of the 5 JSON_LISTINGS_FEED submissions per 5 minutes, not three"
+        );
+        assert_eq!(doc.unwrap().feed_document_id, "D1");
+        assert_eq!(mock.calls("POST", "/feeds/2021-06-30/documents"), 2);
+    }
+
+    // Review item 3: jitter differs per client unless pinned.
+
+    #[tokio::test]
+    async fn fresh_clients_do_not_jitter_in_lockstep() {
+        let mock = MockServer::start().await;
+        mock.lwa_ok(3600);
+        mock.route("POST", REPORTS_PATH, |_, _| quota_exceeded());
+        let mut waits = Vec::new();
+        for _ in 0..3 {
+            let client = SpApiClient::new(mock.config()).unwrap();
+            match client.reports().create_report(&spec()).await.unwrap_err() {
+                SpApiError::Throttled { retry_after, .. } => waits.push(retry_after),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(
+            waits[0] != waits[1] && waits[1] != waits[2] && waits[0] != waits[2],
+            "{waits:?}"
+        );
+
+        let pinned: Vec<Duration> = {
+            let mut pinned = Vec::new();
+            for _ in 0..2 {
+                let mut config = mock.config();
+                config.jitter_seed = Some(42);
+                let client = SpApiClient::new(config).unwrap();
+                let err = client.reports().create_report(&spec()).await.unwrap_err();
+                pinned.push(err.retry_after().unwrap());
+            }
+            pinned
+        };
+        assert_eq!(pinned[0], pinned[1], "a pinned seed is reproducible");
+    }
+
+    // Review item 4: 429 backoff across calls, floors, absurd headers.
+
+    #[tokio::test]
+    async fn throttle_backoff_grows_across_calls_until_a_success() {
+        let mock = MockServer::start().await;
+        mock.lwa_ok(3600);
+        mock.route("GET", REPORT_PATH, |_, n| match n {
+            0..=7 | 9 => quota_exceeded(),
+            _ => report_ok(),
+        });
+        let mut config = mock.config();
+        config.throttle_backoff = BackoffSettings {
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(60),
+        };
+        config.jitter_seed = Some(7);
+        let client = SpApiClient::new(config).unwrap();
+        let streak = || {
+            client
+                .limiter()
+                .throttle_streak(client.account_key(), Operation::GetReport)
+        };
+
+        // Eight SQS retries of one step, each arriving after the wait it was given.
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            let err = client.reports().get_report("R1").await.unwrap_err();
+            let wait = err.retry_after().unwrap();
+            waits.push(wait);
+            jump(wait + Duration::from_millis(1)).await;
+        }
+        assert_eq!(streak(), 8);
+        assert_eq!(mock.calls("GET", REPORT_PATH), 8);
+        assert!(
+            waits.iter().all(|w| *w >= Duration::from_secs(1)),
+            "{waits:?}"
+        );
+        let early = waits[..2].iter().max().unwrap();
+        let late = waits[4..].iter().max().unwrap();
+        assert!(*early <= Duration::from_millis(2500), "{waits:?}");
+        assert!(
+            *late > Duration::from_secs(4),
+            "the window doubled per 429: {waits:?}"
+        );
+
+        client.reports().get_report("R1").await.unwrap();
+        assert_eq!(streak(), 0, "a success ends the run");
+        let after = client.reports().get_report("R1").await.unwrap_err();
+        assert_eq!(streak(), 1);
+        assert!(
+            after.retry_after().unwrap() <= Duration::from_millis(1500),
+            "{after:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_429_is_slept_through_in_process_at_most_once_per_call() {
+        let mock = MockServer::start().await;
+        mock.lwa_ok(3600);
+        mock.route("GET", REPORT_PATH, |_, _| {
+            quota_exceeded().header("x-amzn-RateLimit-Limit", "50")
+        });
+        let mut config = mock.config();
+        config.max_in_process_wait = Duration::from_secs(1);
+        let client = SpApiClient::new(config).unwrap();
+
+        let err = client.reports().get_report("R1").await.unwrap_err();
+
+        assert_eq!(
+            mock.calls("GET", REPORT_PATH),
+            2,
+            "one short wait, then the wait goes back to the caller"
+        );
+        assert_eq!(
+            err.retryability(),
+            Retryability::Throttled {
+                retry_after: Duration::from_secs(1)
+            },
+            "floored at one second (SQS delays are whole seconds)"
+        );
+    }
+
+    #[tokio::test]
+    async fn absurd_rate_header_is_ignored() {
+        let mock = MockServer::start().await;
+        mock.lwa_ok(3600);
+        mock.route("GET", REPORT_PATH, |_, _| {
+            quota_exceeded().header("x-amzn-RateLimit-Limit", "1e12")
+        });
+        let client = SpApiClient::new(mock.config()).unwrap();
+
+        let first = client.reports().get_report("R1").await.unwrap_err();
+        let second = client.reports().get_report("R1").await.unwrap_err();
+
+        assert!(
+            first.retry_after().unwrap() >= Duration::from_secs(1),
+            "{first:?}"
+        );
+        assert!(
+            second.retry_after().unwrap() >= Duration::from_secs(1),
+            "{second:?}"
+        );
+        assert_eq!(
+            client
+                .limiter()
+                .current_rate(client.account_key(), Operation::GetReport),
+            2.0,
+            "the plan's rate, not 1e12"
+        );
+        assert_eq!(
+            mock.calls("GET", REPORT_PATH),
+            1,
+            "the drained bucket held the second call"
+        );
+    }
+
+    // Review item 8: redirects.
+
+    #[tokio::test]
+    async fn redirects_are_not_followed_with_the_access_token() {
+        let mock = MockServer::start().await;
+        mock.lwa_ok(3600);
+        let elsewhere = mock.url("/elsewhere").to_string();
+        mock.route("POST", REPORTS_PATH, move |_, _| {
+            Reply::bytes(302, None, Vec::new()).header("location", &elsewhere)
+        });
+        mock.route("GET", "/elsewhere", |_, _| {
+            Reply::json(200, serde_json::json!({"reportId": "stolen"}))
+        });
+        let client = SpApiClient::new(mock.config()).unwrap();
+
+        let err = client.reports().create_report(&spec()).await.unwrap_err();
+
+        assert!(
+            matches!(err, SpApiError::Api { status: 302, .. }),
+            "{err:?}"
+        );
+        assert_eq!(err.retryability(), Retryability::Permanent);
+        assert_eq!(mock.calls("GET", "/elsewhere"), 0);
+    }
+
+    // Review item 10: dot segments.
+
+    #[tokio::test]
+    async fn dot_segments_are_rejected_locally() {
+        let mock = MockServer::start().await;
+        mock.lwa_ok(3600);
+        let client = SpApiClient::new(mock.config()).unwrap();
+        for id in [".", ".."] {
+            let err = client.reports().get_report(id).await.unwrap_err();
+            assert!(
+                matches!(err, SpApiError::InvalidRequest { .. }),
+                "{id}: {err:?}"
+            );
+            let err = client.feeds().cancel_feed(id).await.unwrap_err();
+            assert!(
+                matches!(err, SpApiError::InvalidRequest { .. }),
+                "{id}: {err:?}"
+            );
+        }
+        // "..x" or "a..b" are ordinary ids, percent-encoding keeps them one level
+        mock.route("GET", "/reports/2021-06-30/reports/..x", |_, _| report_ok());
+        client.reports().get_report("..x").await.unwrap();
+        assert_eq!(mock.total_calls(), 2, "token + the one legitimate call");
     }
 }

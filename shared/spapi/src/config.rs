@@ -93,12 +93,17 @@ impl LwaCredentials {
 pub struct Timeouts {
     /// TCP + TLS connect timeout.
     pub connect: Duration,
-    /// Whole-request timeout for SP-API and LWA calls (small JSON bodies).
+    /// Whole-request timeout for one SP-API call (small JSON bodies), and the budget of one LWA
+    /// token exchange *including* its retries, so callers waiting for a token are never held
+    /// longer than this.
     pub request: Duration,
     /// Longest gap between two reads of a body; guards document downloads against stalls
     /// without limiting how long a large document may take overall.
     pub read: Duration,
-    /// Whole-request timeout for presigned document downloads and uploads.
+    /// Budget of one presigned document download or upload, retries included (the body must
+    /// have arrived or been sent within it). Kept well under Lambda's 15-minute limit; a
+    /// document too large for it is streamed with [`crate::documents::DocumentsApi::open`]
+    /// in a function with a longer timeout.
     pub document: Duration,
 }
 
@@ -108,7 +113,7 @@ impl Default for Timeouts {
             connect: Duration::from_secs(5),
             request: Duration::from_secs(30),
             read: Duration::from_secs(30),
-            document: Duration::from_secs(600),
+            document: Duration::from_secs(300),
         }
     }
 }
@@ -138,7 +143,10 @@ pub struct SpApiConfig {
     /// Network timeouts.
     pub timeouts: Timeouts,
     /// In-process retries after a 5xx, a timeout or a connection error, before the call fails
-    /// as [`crate::Retryability::Transient`]. Also bounds in-process throttle waits per call.
+    /// as [`crate::Retryability::Transient`]. Operations that are not idempotent (createReport,
+    /// createFeed, cancelReport, cancelFeed) are retried only when the request certainly did
+    /// not reach Amazon (connect errors). In-process throttle waits are bounded separately
+    /// (at most three limiter waits and one 429 wait per call).
     pub max_transient_retries: u32,
     /// Backoff between those in-process retries.
     pub transient_backoff: BackoffSettings,
@@ -152,8 +160,10 @@ pub struct SpApiConfig {
     /// selling partner and application; when `None`, a key is derived from the client id and a
     /// hash of the refresh token (the token itself is never stored in the key).
     pub account_key: Option<String>,
-    /// Seed of the jitter PRNG (any value; fixed seeds make tests reproducible).
-    pub jitter_seed: u64,
+    /// Seed of the jitter PRNG. `None` (the default) picks a different seed per client and
+    /// process, so containers throttled together do not retry in lockstep; tests pin a value to
+    /// be reproducible.
+    pub jitter_seed: Option<u64>,
 }
 
 impl SpApiConfig {
@@ -182,7 +192,7 @@ impl SpApiConfig {
             },
             max_in_process_wait: Duration::from_secs(2),
             account_key: None,
-            jitter_seed: 0x5eed_5eed,
+            jitter_seed: None,
         })
     }
 

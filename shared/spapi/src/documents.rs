@@ -15,7 +15,16 @@
 //! the text is UTF-8. A byte-order mark is removed (and, as in browsers, a BOM overrides the
 //! declared charset). Malformed sequences become U+FFFD and are counted in [`DecodeStats`].
 //!
-//! Presigned URLs, tokens and document contents are never logged.
+//! For a large document on its way to S3, [`DocumentsApi::open`] + [`DocumentStream::next_chunk`]
+//! is the streaming route (e.g. into a multipart upload); `download_raw` / `download_text` are
+//! for sinks that take the whole document.
+//!
+//! Errors: transfers return [`SpApiError`] directly. The `Write` / `Read` adapters speak
+//! `std::io`; [`document_io_error`] turns their `io::Error` into an [`SpApiError`]
+//! (`InvalidDocument`, permanent, for corrupt data; `Io`, transient, for everything else).
+//!
+//! Presigned URLs, tokens and document contents are never logged, and [`PresignedUrl`] cannot
+//! be serialized, so a URL cannot slip into a queue message or a table by accident.
 
 use std::fmt;
 use std::io::{self, Chain, Cursor, Read, Write};
@@ -27,7 +36,7 @@ use flate2::write::MultiGzDecoder as GzWriter;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use serde::{Deserialize, Serialize};
 
-use crate::client::SpApiClient;
+use crate::client::{SpApiClient, header_str};
 use crate::error::SpApiError;
 
 /// Pseudo-operation name of document downloads in errors and traces.
@@ -36,9 +45,11 @@ pub const DOWNLOAD_OPERATION: &str = "downloadDocument";
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const BUF_SIZE: usize = 16 * 1024;
 
-/// A presigned S3 URL. It grants access by itself, so `Debug` prints `PresignedUrl(***)`;
-/// use [`PresignedUrl::as_str`] only to make the request.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A presigned S3 URL. It grants access by itself, so `Debug` prints `PresignedUrl(***)` and
+/// the type deliberately does not implement `Serialize` (store the document id and ask for a
+/// fresh URL instead: they expire after 5 minutes anyway); use [`PresignedUrl::as_str`] only
+/// to make the request.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct PresignedUrl(String);
 
@@ -138,19 +149,59 @@ fn sink_error(e: io::Error) -> io::Error {
     io::Error::new(e.kind(), SinkError(e))
 }
 
-/// Converts an IO error from a decoder into the crate error: sink failures stay IO errors,
-/// everything else means the document is corrupt.
-pub(crate) fn decode_io_error(operation: &'static str, e: io::Error) -> SpApiError {
-    if e.get_ref().is_some_and(|inner| inner.is::<SinkError>()) {
-        SpApiError::Io {
-            operation,
-            source: e,
-        }
-    } else {
+/// Converts an `io::Error` raised by [`DocumentDecoder`] (writing or `finish`) or
+/// [`DocumentReader`] into the crate error, so callers that decode stored documents get the
+/// same classification as [`DocumentsApi::download_text`]:
+///
+/// * corrupt content (bad gzip, truncated gzip: kinds `InvalidData`, `InvalidInput`,
+///   `UnexpectedEof`) → [`SpApiError::InvalidDocument`], permanent;
+/// * anything else (the caller's sink failed, the stream under a reader broke or timed out)
+///   → [`SpApiError::Io`], transient.
+///
+/// `operation` names the step for the error (e.g. [`DOWNLOAD_OPERATION`]).
+///
+/// ```
+/// use std::io::Read;
+/// use spsync_spapi::documents::{DocumentReader, document_io_error};
+/// use spsync_spapi::Retryability;
+///
+/// let corrupt: &[u8] = &[0x1f, 0x8b, 0x08, 0x00, 0xff, 0xff];
+/// let mut text = String::new();
+/// let err = DocumentReader::new(corrupt, None, None)?
+///     .read_to_string(&mut text)
+///     .map_err(|e| document_io_error("ingestReport", e))
+///     .unwrap_err();
+/// assert_eq!(err.retryability(), Retryability::Permanent);
+/// # Ok::<(), spsync_spapi::SpApiError>(())
+/// ```
+pub fn document_io_error(operation: &'static str, e: io::Error) -> SpApiError {
+    let from_sink = e.get_ref().is_some_and(|inner| inner.is::<SinkError>());
+    let corrupt = matches!(
+        e.kind(),
+        io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput | io::ErrorKind::UnexpectedEof
+    );
+    if corrupt && !from_sink {
         SpApiError::InvalidDocument {
             reason: format!("cannot decode document: {e}"),
             source: Some(e),
         }
+    } else {
+        SpApiError::Io {
+            operation,
+            source: e,
+        }
+    }
+}
+
+/// Checks a finished body against its `Content-Length`.
+fn check_complete(expected: Option<u64>, received: u64) -> Result<(), SpApiError> {
+    match expected {
+        Some(expected) if expected != received => Err(SpApiError::IncompleteBody {
+            operation: DOWNLOAD_OPERATION,
+            expected,
+            received,
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -242,8 +293,8 @@ pub struct DocumentDecoder<W: Write> {
     raw_bytes: u64,
 }
 
-/// A finished [`DocumentDecoder`]: the sink back, plus statistics.
-#[derive(Debug)]
+/// A finished [`DocumentDecoder`]: the sink back, plus statistics. `Debug` leaves the sink out
+/// (it holds document contents).
 pub struct Decoded<W> {
     /// The sink that received the UTF-8 text.
     pub sink: W,
@@ -284,6 +335,7 @@ impl<W: Write> DocumentDecoder<W> {
     }
 
     /// Flushes everything, checks the gzip trailer, and returns the sink with statistics.
+    /// Map an error with [`document_io_error`].
     pub fn finish(self) -> io::Result<Decoded<W>> {
         let (text, gzip) = match self.stage {
             Stage::Sniffing(head, text) => match Self::settle(head, text)? {
@@ -501,6 +553,8 @@ pub struct DocumentStream {
     response: reqwest::Response,
     content_type: Option<String>,
     content_encoding: Option<String>,
+    /// Read before the body: reqwest's own value shrinks as the body is consumed.
+    content_length: Option<u64>,
     bytes_read: u64,
 }
 
@@ -526,9 +580,9 @@ impl DocumentStream {
         self.content_encoding.as_deref()
     }
 
-    /// `Content-Length`, when the server sent one.
+    /// `Content-Length`, when the server sent one (the whole body, not what is left of it).
     pub fn content_length(&self) -> Option<u64> {
-        self.response.content_length()
+        self.content_length
     }
 
     /// Bytes received so far.
@@ -553,8 +607,7 @@ impl DocumentStream {
     }
 }
 
-/// Result of [`DocumentsApi::download_raw`].
-#[derive(Debug)]
+/// Result of [`DocumentsApi::download_raw`]. `Debug` leaves the sink out (document contents).
 pub struct RawDownload<W> {
     /// The sink, holding the raw bytes exactly as served.
     pub sink: W,
@@ -564,8 +617,7 @@ pub struct RawDownload<W> {
     pub bytes: u64,
 }
 
-/// Result of [`DocumentsApi::download_text`].
-#[derive(Debug)]
+/// Result of [`DocumentsApi::download_text`]. `Debug` leaves the sink out (document contents).
 pub struct TextDownload<W> {
     /// The sink, holding UTF-8 text.
     pub sink: W,
@@ -573,6 +625,32 @@ pub struct TextDownload<W> {
     pub content_type: Option<String>,
     /// Decoder statistics.
     pub stats: DecodeStats,
+}
+
+impl<W> fmt::Debug for Decoded<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decoded")
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W> fmt::Debug for RawDownload<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawDownload")
+            .field("content_type", &self.content_type)
+            .field("bytes", &self.bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W> fmt::Debug for TextDownload<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TextDownload")
+            .field("content_type", &self.content_type)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Presigned document transfers; get one from [`SpApiClient::documents`].
@@ -594,15 +672,8 @@ impl<'a> DocumentsApi<'a> {
             .client
             .presigned_transfer(DOWNLOAD_OPERATION, || self.client.http().get(url.as_str()))
             .await?;
-        let header = |name| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let content_type = header(CONTENT_TYPE);
-        let content_encoding = header(CONTENT_ENCODING);
+        let content_type = header_str(response.headers(), CONTENT_TYPE);
+        let content_encoding = header_str(response.headers(), CONTENT_ENCODING);
         tracing::debug!(
             sp_operation = DOWNLOAD_OPERATION,
             sp_status = response.status().as_u16(),
@@ -610,6 +681,7 @@ impl<'a> DocumentsApi<'a> {
             "document download started"
         );
         Ok(DocumentStream {
+            content_length: response.content_length(),
             response,
             content_type,
             content_encoding,
@@ -634,6 +706,7 @@ impl<'a> DocumentsApi<'a> {
             operation: DOWNLOAD_OPERATION,
             source,
         })?;
+        check_complete(stream.content_length(), stream.bytes_read())?;
         Ok(RawDownload {
             bytes: stream.bytes_read(),
             content_type: stream.content_type,
@@ -654,11 +727,13 @@ impl<'a> DocumentsApi<'a> {
         while let Some(chunk) = stream.next_chunk().await? {
             decoder
                 .write_all(&chunk)
-                .map_err(|e| decode_io_error(DOWNLOAD_OPERATION, e))?;
+                .map_err(|e| document_io_error(DOWNLOAD_OPERATION, e))?;
         }
+        // Before finishing: a short body must read as "try again", not as a corrupt gzip.
+        check_complete(stream.content_length(), stream.bytes_read())?;
         let decoded = decoder
             .finish()
-            .map_err(|e| decode_io_error(DOWNLOAD_OPERATION, e))?;
+            .map_err(|e| document_io_error(DOWNLOAD_OPERATION, e))?;
         Ok(TextDownload {
             sink: decoded.sink,
             content_type: stream.content_type,
@@ -674,7 +749,10 @@ mod tests {
     use flate2::Compression;
     use flate2::write::GzEncoder;
 
+    use std::time::Duration;
+
     use super::*;
+    use crate::config::Timeouts;
     use crate::test_support::{MockServer, Reply};
     use crate::{Retryability, SpApiClient};
 
@@ -983,7 +1061,7 @@ mod tests {
                 .write_all(&bytes)
                 .and_then(|()| decoder.finish().map(|_| ()));
             let err = result.expect_err(name);
-            let err = decode_io_error(DOWNLOAD_OPERATION, err);
+            let err = document_io_error(DOWNLOAD_OPERATION, err);
             assert!(
                 matches!(err, SpApiError::InvalidDocument { .. }),
                 "{name}: {err:?}"
@@ -1012,7 +1090,7 @@ mod tests {
             .write_all(&gzip(LATIN.as_bytes()))
             .and_then(|()| decoder.finish().map(|_| ()))
             .unwrap_err();
-        let err = decode_io_error(DOWNLOAD_OPERATION, err);
+        let err = document_io_error(DOWNLOAD_OPERATION, err);
         assert!(matches!(err, SpApiError::Io { .. }), "{err:?}");
         assert_eq!(err.retryability(), Retryability::Transient);
     }
@@ -1135,5 +1213,267 @@ mod tests {
         assert_eq!(ok.sink, b"ok");
         assert_eq!(mock.calls("GET", "/docs/expired"), 1);
         assert_eq!(mock.calls("GET", "/docs/flaky"), 2);
+    }
+
+    fn s3_xml(status: u16, code: &str, message: &str) -> Reply {
+        Reply::bytes(
+            status,
+            Some("application/xml"),
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>"
+            )
+            .into_bytes(),
+        )
+    }
+
+    // Review item 6: S3 error codes.
+
+    #[tokio::test]
+    async fn s3_error_codes_decide_retries_and_class() {
+        let mock = MockServer::start().await;
+        mock.route("GET", "/docs/slow", |_, n| {
+            if n == 0 {
+                s3_xml(400, "RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout period.")
+            } else {
+                Reply::bytes(200, Some("text/plain"), b"ok".to_vec())
+            }
+        });
+        mock.route("GET", "/docs/always-slow", |_, _| {
+            s3_xml(503, "SlowDown", "Please reduce your request rate.")
+        });
+        mock.route("GET", "/docs/expired", |_, _| {
+            s3_xml(403, "AccessDenied", "Request has expired")
+        });
+        mock.route("PUT", "/upload/bad-signature", |_, _| {
+            s3_xml(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            )
+        });
+        let client = SpApiClient::new(mock.config()).unwrap();
+        let url = |p: &str| PresignedUrl::new(mock.url(p).to_string());
+
+        let ok = client
+            .documents()
+            .download_raw(&url("/docs/slow"), Vec::new())
+            .await
+            .unwrap();
+        let slow = client
+            .documents()
+            .download_raw(&url("/docs/always-slow"), Vec::new())
+            .await
+            .unwrap_err();
+        let expired = client
+            .documents()
+            .download_raw(&url("/docs/expired?X-Amz-Signature=topsecret"), Vec::new())
+            .await
+            .unwrap_err();
+        let signature = client
+            .feeds()
+            .upload_feed_document(
+                &url("/upload/bad-signature"),
+                "text/plain",
+                Bytes::from_static(b"x"),
+            )
+            .await
+            .unwrap_err();
+
+        assert_eq!(ok.sink, b"ok");
+        assert_eq!(
+            mock.calls("GET", "/docs/slow"),
+            2,
+            "RequestTimeout is retried"
+        );
+        assert!(
+            matches!(&slow, SpApiError::DocumentHttp { status: 503, code: Some(c), .. } if c == "SlowDown"),
+            "{slow:?}"
+        );
+        assert_eq!(slow.retryability(), Retryability::Transient);
+        assert_eq!(mock.calls("GET", "/docs/always-slow"), 3);
+
+        assert!(expired.is_document_url_expired(), "{expired:?}");
+        assert_eq!(expired.retryability(), Retryability::Transient);
+        assert_eq!(expired.retry_after(), Some(Duration::from_secs(1)));
+        assert_eq!(
+            mock.calls("GET", "/docs/expired"),
+            1,
+            "the same URL stays expired"
+        );
+        assert!(!format!("{expired} {expired:?}").contains("topsecret"));
+
+        assert!(!signature.is_document_url_expired());
+        assert_eq!(
+            signature.retryability(),
+            Retryability::Permanent,
+            "{signature:?}"
+        );
+        assert_eq!(mock.calls("PUT", "/upload/bad-signature"), 1);
+    }
+
+    // Review item 13: the whole transfer is bounded.
+
+    #[tokio::test(start_paused = true)]
+    async fn presigned_retries_stay_within_the_document_budget() {
+        let mock = MockServer::start().await;
+        mock.route("GET", "/docs/stuck", |_, _| {
+            Reply::bytes(500, None, Vec::new()).delayed(Duration::from_millis(150))
+        });
+        let mut config = mock.config();
+        config.timeouts.document = Duration::from_millis(250);
+        let client = SpApiClient::new(config).unwrap();
+        let started = tokio::time::Instant::now();
+
+        let err = client
+            .documents()
+            .download_raw(
+                &PresignedUrl::new(mock.url("/docs/stuck").to_string()),
+                Vec::new(),
+            )
+            .await
+            .unwrap_err();
+
+        assert!(
+            started.elapsed() < Duration::from_millis(300),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(err.retryability(), Retryability::Transient);
+        assert_eq!(mock.calls("GET", "/docs/stuck"), 2, "not 3 x the budget");
+        assert!(Timeouts::default().document <= Duration::from_secs(300));
+    }
+
+    // Review item 7: no URL serialization, no contents in Debug.
+
+    /// `is_serialize()` resolves to the inherent method only when `T: Serialize`.
+    struct Probe<T>(std::marker::PhantomData<T>);
+    trait NotSerialize {
+        fn is_serialize(&self) -> bool {
+            false
+        }
+    }
+    impl<T> NotSerialize for Probe<T> {}
+    impl<T: Serialize> Probe<T> {
+        fn is_serialize(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn presigned_urls_cannot_be_serialized() {
+        use std::marker::PhantomData;
+        assert!(
+            Probe::<CompressionAlgorithm>(PhantomData).is_serialize(),
+            "probe works"
+        );
+        assert!(!Probe::<PresignedUrl>(PhantomData).is_serialize());
+        assert!(!Probe::<crate::reports::ReportDocument>(PhantomData).is_serialize());
+        assert!(!Probe::<crate::feeds::FeedDocument>(PhantomData).is_serialize());
+        assert!(!Probe::<crate::feeds::CreateFeedDocumentResponse>(PhantomData).is_serialize());
+    }
+
+    #[tokio::test]
+    async fn download_results_do_not_print_the_document() {
+        let mock = MockServer::start().await;
+        mock.route("GET", "/docs/secret", |_, _| {
+            Reply::bytes(
+                200,
+                Some("text/plain"),
+                b"Jorg Muller, Hauptstrasse 1".to_vec(),
+            )
+        });
+        let client = SpApiClient::new(mock.config()).unwrap();
+        let url = PresignedUrl::new(mock.url("/docs/secret").to_string());
+
+        let raw = client
+            .documents()
+            .download_raw(&url, Vec::new())
+            .await
+            .unwrap();
+        let text = client
+            .documents()
+            .download_text(&url, None, Vec::new())
+            .await
+            .unwrap();
+        let mut decoder = DocumentDecoder::new(Vec::new(), None, None).unwrap();
+        decoder.write_all(b"Hauptstrasse").unwrap();
+        let decoded = decoder.finish().unwrap();
+
+        for printed in [
+            format!("{raw:?}"),
+            format!("{text:?}"),
+            format!("{decoded:?}"),
+        ] {
+            assert!(!printed.contains("Hauptstrasse"), "{printed}");
+            assert!(
+                !printed.contains("74, 111"),
+                "no byte lists either: {printed}"
+            );
+        }
+        assert!(format!("{raw:?}").contains("bytes: 27"));
+    }
+
+    // Review item 12: io::Error from the adapters maps to the crate error.
+
+    #[test]
+    fn io_errors_from_the_adapters_are_classified() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "reset by peer",
+                ))
+            }
+        }
+        let mut text = String::new();
+        let network = DocumentReader::new(Broken, None, None)
+            .unwrap()
+            .read_to_string(&mut text)
+            .map_err(|e| document_io_error("ingestReport", e))
+            .unwrap_err();
+        assert!(
+            matches!(
+                network,
+                SpApiError::Io {
+                    operation: "ingestReport",
+                    ..
+                }
+            ),
+            "{network:?}"
+        );
+        assert_eq!(network.retryability(), Retryability::Transient);
+
+        let raw = gzip(LATIN.as_bytes());
+        let truncated = &raw[..raw.len() - 6];
+        let corrupt = DocumentReader::new(truncated, None, None)
+            .unwrap()
+            .read_to_string(&mut text)
+            .map_err(|e| document_io_error("ingestReport", e))
+            .unwrap_err();
+        assert!(
+            matches!(corrupt, SpApiError::InvalidDocument { .. }),
+            "{corrupt:?}"
+        );
+        assert_eq!(corrupt.retryability(), Retryability::Permanent);
+    }
+
+    #[test]
+    fn a_body_shorter_than_its_content_length_is_transient() {
+        assert!(check_complete(None, 10).is_ok());
+        assert!(check_complete(Some(10), 10).is_ok());
+        let short = check_complete(Some(100), 10).unwrap_err();
+        assert!(
+            matches!(
+                short,
+                SpApiError::IncompleteBody {
+                    expected: 100,
+                    received: 10,
+                    ..
+                }
+            ),
+            "{short:?}"
+        );
+        assert_eq!(short.retryability(), Retryability::Transient);
     }
 }

@@ -7,6 +7,16 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::limits::Operation;
+
+/// The shortest `retry_after` this crate hands out. SQS delays are whole seconds, and a
+/// "retry after 0 ns" invites a tight loop.
+pub const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// The delay [`SpApiError::retry_after`] suggests for a transient failure: long enough for a
+/// 5xx burst or a network blip to pass, short enough to keep a poll loop moving.
+pub const TRANSIENT_RETRY_AFTER: Duration = Duration::from_secs(30);
+
 /// Whether and when a failed call may be tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retryability {
@@ -29,7 +39,7 @@ pub enum Retryability {
 #[non_exhaustive]
 pub enum SpApiError {
     /// SP-API answered with an error status and (usually) Amazon's `{"errors":[...]}` body.
-    #[error("{operation}: HTTP {status} {code}: {message}")]
+    #[error("{operation}: HTTP {status}{}: {message}", code_part(.code))]
     Api {
         /// SP-API operation name, e.g. `createReport`.
         operation: &'static str,
@@ -76,9 +86,11 @@ pub enum SpApiError {
         source: serde_json::Error,
     },
     /// The LWA refresh-token exchange was refused or failed.
-    #[error("LWA token exchange failed (HTTP {status:?}, {code:?}): {description}")]
+    #[error("LWA token exchange failed ({}): {description}", auth_context(.status, .code))]
     Auth {
-        /// HTTP status of the token endpoint's answer.
+        /// HTTP status of the token endpoint's answer; `None` when there was no answer (the
+        /// exchange failed in transit). Callers that waited for another caller's failed
+        /// exchange get this variant too, summarising that failure.
         status: Option<u16>,
         /// LWA `error` code (`invalid_grant`, `invalid_client`, ...), if the body had one.
         code: Option<String>,
@@ -86,12 +98,32 @@ pub enum SpApiError {
         description: String,
     },
     /// A presigned document URL (download or upload) answered with an error status.
-    #[error("{operation}: presigned URL answered HTTP {status}")]
+    ///
+    /// S3's XML error `<Code>` is kept (never the URL). `url_expired` is set for S3's
+    /// `AccessDenied` / "Request has expired": the URL is dead and only a new one helps
+    /// (getReportDocument / getFeedDocument again, or a new createFeedDocument for an upload),
+    /// which a retry of the workflow step does, so it is classified `Transient`.
+    #[error("{operation}: presigned URL answered HTTP {status}{}{}", code_part(.code), expired_part(.url_expired))]
     DocumentHttp {
         /// `downloadDocument` or `uploadFeedDocument`.
         operation: &'static str,
         /// HTTP status code.
         status: u16,
+        /// S3's error `<Code>` (`RequestTimeout`, `SlowDown`, `SignatureDoesNotMatch`, ...), if
+        /// the body had one.
+        code: Option<String>,
+        /// The URL has expired; ask for a new one.
+        url_expired: bool,
+    },
+    /// A document body ended before its `Content-Length`.
+    #[error("{operation}: body ended after {received} of {expected} bytes")]
+    IncompleteBody {
+        /// Operation name.
+        operation: &'static str,
+        /// `Content-Length` the server announced.
+        expected: u64,
+        /// Bytes actually received.
+        received: u64,
     },
     /// A document could not be decoded (corrupt gzip, unsupported charset).
     #[error("invalid document: {reason}")]
@@ -102,8 +134,9 @@ pub enum SpApiError {
         #[source]
         source: Option<std::io::Error>,
     },
-    /// Writing a downloaded document to the caller's sink failed.
-    #[error("{operation}: writing the document failed")]
+    /// Reading or writing a document failed for a reason other than its content: the
+    /// caller's sink, or the stream under a [`crate::documents::DocumentReader`].
+    #[error("{operation}: document I/O failed")]
     Io {
         /// Operation name.
         operation: &'static str,
@@ -135,6 +168,68 @@ const PERMANENT_LWA_CODES: &[&str] = &[
     "unsupported_grant_type",
 ];
 
+fn code_part(code: &impl CodePart) -> String {
+    code.code_part()
+}
+
+/// ` Code` for a present, non-empty error code, nothing otherwise.
+trait CodePart {
+    fn code_part(&self) -> String;
+}
+
+impl CodePart for String {
+    fn code_part(&self) -> String {
+        if self.is_empty() {
+            String::new()
+        } else {
+            format!(" {self}")
+        }
+    }
+}
+
+impl CodePart for Option<String> {
+    fn code_part(&self) -> String {
+        self.as_ref().map(CodePart::code_part).unwrap_or_default()
+    }
+}
+
+fn expired_part(url_expired: &bool) -> &'static str {
+    if *url_expired { " (URL expired)" } else { "" }
+}
+
+fn auth_context(status: &Option<u16>, code: &Option<String>) -> String {
+    let status = match status {
+        Some(s) => format!("HTTP {s}"),
+        None => "no HTTP answer".to_owned(),
+    };
+    match code {
+        Some(c) => format!("{status}, {c}"),
+        None => status,
+    }
+}
+
+/// S3 error codes that a retry of the same request may get past.
+const TRANSIENT_S3_CODES: &[&str] = &[
+    "RequestTimeout",
+    "SlowDown",
+    "InternalError",
+    "ServiceUnavailable",
+];
+
+fn document_http_class(status: u16, code: Option<&str>, url_expired: bool) -> Retryability {
+    if url_expired {
+        return Retryability::Transient;
+    }
+    match code {
+        Some(c) if TRANSIENT_S3_CODES.contains(&c) => Retryability::Transient,
+        // A code we know, e.g. SignatureDoesNotMatch or AccessDenied: what we sent is wrong.
+        Some(_) if status < 500 => Retryability::Permanent,
+        // A bare 403 from something that is not S3 most likely means an expired URL.
+        None if status == 403 => Retryability::Transient,
+        _ => status_class(status),
+    }
+}
+
 fn status_class(status: u16) -> Retryability {
     match status {
         408 | 500..=599 => Retryability::Transient,
@@ -158,6 +253,7 @@ impl SpApiError {
                 }
             }
             Self::Auth { status, code, .. } => match code.as_deref() {
+                // No status: the exchange failed in transit (or a caller waited for one that did).
                 Some(c) if PERMANENT_LWA_CODES.contains(&c) => Retryability::Permanent,
                 Some("server_error" | "temporarily_unavailable") => Retryability::Transient,
                 _ => match status {
@@ -165,17 +261,32 @@ impl SpApiError {
                     Some(s) => status_class(*s),
                 },
             },
-            // An expired presigned URL (403) is fixed by asking for the document again, which a
-            // retry of the step does; other 4xx mean a request we built wrong.
-            Self::DocumentHttp { status, .. } => match status {
-                403 => Retryability::Transient,
-                s => status_class(*s),
-            },
-            Self::Io { .. } => Retryability::Transient,
-            Self::Decode { .. }
-            | Self::InvalidDocument { .. }
-            | Self::InvalidRequest { .. }
-            | Self::Config(_) => Retryability::Permanent,
+            Self::DocumentHttp {
+                status,
+                code,
+                url_expired,
+                ..
+            } => document_http_class(*status, code.as_deref(), *url_expired),
+            Self::Io { .. } | Self::IncompleteBody { .. } => Retryability::Transient,
+            // A success body that does not decode, e.g. a processingStatus added by Amazon
+            // after this client was built. On read-only calls the step is re-run later (and
+            // lands in the DLQ, with an alarm, if it never decodes) rather than failing every
+            // in-flight job for good; a fixed client then redrives them. On calls with side
+            // effects (createReport, createFeed, the LWA exchange) a retry would repeat the side
+            // effect, so the error is permanent there.
+            Self::Decode { operation, .. } => {
+                if Operation::ALL
+                    .iter()
+                    .any(|op| op.name() == *operation && op.is_read_only())
+                {
+                    Retryability::Transient
+                } else {
+                    Retryability::Permanent
+                }
+            }
+            Self::InvalidDocument { .. } | Self::InvalidRequest { .. } | Self::Config(_) => {
+                Retryability::Permanent
+            }
         }
     }
 
@@ -187,10 +298,49 @@ impl SpApiError {
             | Self::Transport { operation, .. }
             | Self::Decode { operation, .. }
             | Self::DocumentHttp { operation, .. }
+            | Self::IncompleteBody { operation, .. }
             | Self::Io { operation, .. }
             | Self::InvalidRequest { operation, .. } => Some(operation),
-            Self::Auth { .. } => Some("lwaToken"),
+            Self::Auth { .. } => Some(crate::auth::LWA_OPERATION),
             Self::InvalidDocument { .. } | Self::Config(_) => None,
+        }
+    }
+
+    /// How long to wait before retrying, in one call: the throttle wait (never under
+    /// [`MIN_RETRY_AFTER`]) for `Throttled`, [`TRANSIENT_RETRY_AFTER`] for `Transient`,
+    /// `None` for `Permanent`. A handler turns an error into a delayed step message with
+    /// `err.retry_after().map(|d| queue.send_after(step, d))`.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self.retryability() {
+            Retryability::Throttled { retry_after } => Some(retry_after.max(MIN_RETRY_AFTER)),
+            Retryability::Transient if self.is_document_url_expired() => Some(MIN_RETRY_AFTER),
+            Retryability::Transient => Some(TRANSIENT_RETRY_AFTER),
+            Retryability::Permanent => None,
+        }
+    }
+
+    /// `true` when a presigned URL has expired: get a new one (getReportDocument,
+    /// getFeedDocument or createFeedDocument) rather than retrying the same URL.
+    pub fn is_document_url_expired(&self) -> bool {
+        matches!(
+            self,
+            Self::DocumentHttp {
+                url_expired: true,
+                ..
+            }
+        )
+    }
+
+    /// `Throttled` with `retry_after` floored at [`MIN_RETRY_AFTER`].
+    pub(crate) fn throttled(
+        operation: &'static str,
+        retry_after: Duration,
+        request_id: Option<String>,
+    ) -> Self {
+        Self::Throttled {
+            operation,
+            retry_after: retry_after.max(MIN_RETRY_AFTER),
+            request_id,
         }
     }
 
@@ -258,13 +408,19 @@ pub(crate) fn api_error(
     }
 }
 
-/// Whether an SP-API 401/403 error says the access token itself is bad (expired, revoked,
-/// malformed, invalid), as opposed to "your app lacks the role", which no refresh fixes.
+/// Whether an SP-API error says the access token itself may be bad, so one refresh is worth it.
 ///
-/// Observed 403 body: `{"code":"Unauthorized","message":"Access to requested resource is
-/// denied.","details":"The access token you provided is revoked, malformed or invalid."}`.
+/// A 401 always qualifies: it is about authentication, whatever the body says (Amazon also
+/// sends a bare `{"message":"Unauthorized"}`). A 403 qualifies only when it blames the token
+/// (expired, revoked, malformed, invalid), as opposed to "your app lacks the role", which no
+/// refresh fixes. Observed 403 body: `{"code":"Unauthorized","message":"Access to requested
+/// resource is denied.","details":"The access token you provided is revoked, malformed or
+/// invalid."}`.
 pub(crate) fn is_token_rejection(status: u16, body: &[u8]) -> bool {
-    if status != 401 && status != 403 {
+    if status == 401 {
+        return true;
+    }
+    if status != 403 {
         return false;
     }
     let Ok(list) = serde_json::from_slice::<ErrorList>(body) else {
@@ -283,6 +439,26 @@ pub(crate) fn is_token_rejection(status: u16, body: &[u8]) -> bool {
                 .iter()
                 .any(|w| text.contains(w))
     })
+}
+
+/// S3's XML error `<Code>` and whether it says the presigned URL expired
+/// (`<Code>AccessDenied</Code><Message>Request has expired</Message>`). Reads only the tags,
+/// never echoes the body (which may quote the URL's signature).
+pub(crate) fn s3_error(body: &[u8]) -> (Option<String>, bool) {
+    let text = String::from_utf8_lossy(body);
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let close = format!("</{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = start + text[start..].find(&close)?;
+        Some(text[start..end].trim().to_owned())
+    };
+    let code = tag("Code").filter(|c| {
+        !c.is_empty() && c.len() <= 64 && c.chars().all(|ch| ch.is_ascii_alphanumeric())
+    });
+    let expired = code.as_deref() == Some("AccessDenied")
+        && tag("Message").is_some_and(|m| m.to_ascii_lowercase().contains("request has expired"));
+    (code, expired)
 }
 
 #[cfg(test)]
@@ -305,6 +481,23 @@ mod tests {
             status,
             code: code.map(str::to_owned),
             description: String::new(),
+        }
+    }
+
+    fn doc_http(status: u16, code: Option<&str>, url_expired: bool) -> SpApiError {
+        SpApiError::DocumentHttp {
+            operation: "downloadDocument",
+            status,
+            code: code.map(str::to_owned),
+            url_expired,
+        }
+    }
+
+    fn decode(operation: &'static str) -> SpApiError {
+        SpApiError::Decode {
+            operation,
+            request_id: None,
+            source: serde_json::from_str::<u8>("x").unwrap_err(),
         }
     }
 
@@ -350,20 +543,44 @@ mod tests {
             (auth(Some(502), None), Retryability::Transient),
             (auth(Some(429), None), Retryability::Transient),
             (auth(Some(404), None), Retryability::Permanent),
+            (doc_http(403, None, false), Retryability::Transient),
             (
-                SpApiError::DocumentHttp {
-                    operation: "downloadDocument",
-                    status: 403,
-                },
+                doc_http(403, Some("AccessDenied"), true),
                 Retryability::Transient,
             ),
             (
-                SpApiError::DocumentHttp {
-                    operation: "uploadFeedDocument",
-                    status: 400,
-                },
+                doc_http(403, Some("AccessDenied"), false),
                 Retryability::Permanent,
             ),
+            (
+                doc_http(403, Some("SignatureDoesNotMatch"), false),
+                Retryability::Permanent,
+            ),
+            (
+                doc_http(400, Some("RequestTimeout"), false),
+                Retryability::Transient,
+            ),
+            (
+                doc_http(503, Some("SlowDown"), false),
+                Retryability::Transient,
+            ),
+            (
+                doc_http(500, Some("InternalError"), false),
+                Retryability::Transient,
+            ),
+            (doc_http(400, None, false), Retryability::Permanent),
+            (
+                doc_http(404, Some("NoSuchKey"), false),
+                Retryability::Permanent,
+            ),
+            (doc_http(502, None, false), Retryability::Transient),
+            (auth(None, None), Retryability::Transient),
+            (decode("getReport"), Retryability::Transient),
+            (decode("getFeeds"), Retryability::Transient),
+            (decode("searchOrders"), Retryability::Transient),
+            (decode("createReport"), Retryability::Permanent),
+            (decode("createFeed"), Retryability::Permanent),
+            (decode("lwaToken"), Retryability::Permanent),
             (
                 SpApiError::InvalidDocument {
                     reason: "x".into(),
@@ -415,6 +632,113 @@ mod tests {
     }
 
     #[test]
+    fn messages_print_plain_values() {
+        let auth = SpApiError::Auth {
+            status: Some(503),
+            code: Some("temporarily_unavailable".into()),
+            description: "later".into(),
+        };
+        assert_eq!(
+            auth.to_string(),
+            "LWA token exchange failed (HTTP 503, temporarily_unavailable): later"
+        );
+        let no_answer = SpApiError::Auth {
+            status: None,
+            code: None,
+            description: "timeout".into(),
+        };
+        assert_eq!(
+            no_answer.to_string(),
+            "LWA token exchange failed (no HTTP answer): timeout"
+        );
+        let bare = SpApiError::Api {
+            operation: "getReport",
+            status: 401,
+            code: String::new(),
+            message: "Unauthorized".into(),
+            details: None,
+            request_id: None,
+        };
+        assert_eq!(bare.to_string(), "getReport: HTTP 401: Unauthorized");
+        assert_eq!(
+            api(400).to_string(),
+            "getReport: HTTP 400 X: m",
+            "a code is still printed"
+        );
+        assert_eq!(
+            doc_http(403, Some("AccessDenied"), true).to_string(),
+            "downloadDocument: presigned URL answered HTTP 403 AccessDenied (URL expired)"
+        );
+    }
+
+    #[test]
+    fn retry_after_is_one_line_for_handlers() {
+        let throttled = SpApiError::Throttled {
+            operation: "getReport",
+            retry_after: Duration::from_millis(3),
+            request_id: None,
+        };
+        assert_eq!(throttled.retry_after(), Some(MIN_RETRY_AFTER));
+        assert_eq!(
+            SpApiError::throttled("getReport", Duration::ZERO, None).retryability(),
+            Retryability::Throttled {
+                retry_after: MIN_RETRY_AFTER
+            }
+        );
+        let long = SpApiError::throttled("createReport", Duration::from_secs(61), None);
+        assert_eq!(long.retry_after(), Some(Duration::from_secs(61)));
+        assert_eq!(api(503).retry_after(), Some(TRANSIENT_RETRY_AFTER));
+        assert_eq!(
+            doc_http(403, Some("AccessDenied"), true).retry_after(),
+            Some(MIN_RETRY_AFTER)
+        );
+        assert_eq!(api(400).retry_after(), None);
+    }
+
+    #[test]
+    fn s3_error_codes_are_read_from_the_xml() {
+        let xml = |code: &str, message: &str| {
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>R</RequestId></Error>"
+            )
+        };
+        let cases: &[(String, Option<&str>, bool)] = &[
+            (
+                xml("AccessDenied", "Request has expired"),
+                Some("AccessDenied"),
+                true,
+            ),
+            (
+                xml("AccessDenied", "Access Denied"),
+                Some("AccessDenied"),
+                false,
+            ),
+            (
+                xml(
+                    "SignatureDoesNotMatch",
+                    "The request signature we calculated does not match",
+                ),
+                Some("SignatureDoesNotMatch"),
+                false,
+            ),
+            (
+                xml("RequestTimeout", "Your socket connection..."),
+                Some("RequestTimeout"),
+                false,
+            ),
+            ("not xml".to_owned(), None, false),
+            ("<Error>Request has expired</Error>".to_owned(), None, false),
+        ];
+        for (body, code, expired) in cases {
+            assert_eq!(
+                s3_error(body.as_bytes()),
+                (code.map(str::to_owned), *expired),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
     fn token_rejection_detection() {
         let revoked = br#"{"errors":[{"code":"Unauthorized","message":"Access to requested resource is denied.","details":"The access token you provided is revoked, malformed or invalid."}]}"#;
         let expired = br#"{"errors":[{"code":"Unauthorized","message":"The access token you provided has expired."}]}"#;
@@ -423,6 +747,8 @@ mod tests {
             (403, revoked, true),
             (403, expired, true),
             (401, expired, true),
+            (401, br#"{"message":"Unauthorized"}"#, true),
+            (401, b"", true),
             (403, no_role, false),
             (400, expired, false),
             (403, b"not json", false),

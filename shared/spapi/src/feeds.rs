@@ -18,7 +18,7 @@ use crate::client::{ApiRequest, SpApiClient};
 use crate::documents::{CompressionAlgorithm, PresignedUrl};
 use crate::error::SpApiError;
 use crate::limits::Operation;
-use crate::query::{QueryPairs, csv};
+use crate::query::ListFilters;
 
 const API: [&str; 2] = ["feeds", "2021-06-30"];
 
@@ -36,8 +36,9 @@ pub struct CreateFeedDocumentSpecification {
     pub content_type: String,
 }
 
-/// Response of createFeedDocument (`CreateFeedDocumentResponse`). `Debug` hides the URL.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Response of createFeedDocument (`CreateFeedDocumentResponse`). `Debug` hides the URL, and it
+/// is not `Serialize` (see [`PresignedUrl`]).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateFeedDocumentResponse {
     /// Identifier to pass to createFeed as `inputFeedDocumentId`.
@@ -131,8 +132,9 @@ pub struct GetFeedsResponse {
     pub next_token: Option<String>,
 }
 
-/// Location of a feed document (`FeedDocument`). `Debug` hides the presigned URL.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Location of a feed document (`FeedDocument`). `Debug` hides the presigned URL, and it is not
+/// `Serialize` (see [`PresignedUrl`]).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FeedDocument {
     /// Document identifier.
@@ -182,21 +184,17 @@ impl GetFeedsQuery {
     }
 
     pub(crate) fn to_pairs(&self) -> Result<Vec<(&'static str, String)>, SpApiError> {
-        let mut q = QueryPairs::new(Operation::GetFeeds);
-        if let Some(token) = &self.next_token {
-            q.push("nextToken", token.clone());
-            return Ok(q.finish());
+        ListFilters {
+            types_param: "feedTypes",
+            types: &self.feed_types,
+            processing_statuses: &self.processing_statuses,
+            marketplace_ids: &self.marketplace_ids,
+            page_size: self.page_size,
+            created_since: self.created_since,
+            created_until: self.created_until,
+            next_token: self.next_token.as_deref(),
         }
-        q.push_list("feedTypes", csv(&self.feed_types));
-        q.push_list("marketplaceIds", csv(&self.marketplace_ids));
-        q.push_opt("pageSize", self.page_size.map(|n| n.to_string()));
-        q.push_list(
-            "processingStatuses",
-            csv(self.processing_statuses.iter().map(|s| s.as_str())),
-        );
-        q.push_time("createdSince", self.created_since)?;
-        q.push_time("createdUntil", self.created_until)?;
-        Ok(q.finish())
+        .to_pairs(Operation::GetFeeds)
     }
 }
 
@@ -431,7 +429,9 @@ mod tests {
                 err,
                 SpApiError::DocumentHttp {
                     status: 400,
-                    operation: UPLOAD_OPERATION
+                    operation: UPLOAD_OPERATION,
+                    code: None,
+                    url_expired: false,
                 }
             ),
             "{err:?}"
@@ -481,9 +481,9 @@ mod tests {
         }
         let err = client.feeds().create_feed(&listings).await.unwrap_err();
         match err.retryability() {
-            // 5 per 300 s: one token every 60 s
+            // 5 per 300 s: one token every 60 s, plus up to 6 s of jitter
             Retryability::Throttled { retry_after } => assert!(
-                retry_after > Duration::from_secs(55) && retry_after <= Duration::from_secs(60),
+                retry_after > Duration::from_secs(55) && retry_after <= Duration::from_secs(66),
                 "{retry_after:?}"
             ),
             other => panic!("{other:?}"),
@@ -559,8 +559,8 @@ mod tests {
             sent,
             vec![
                 ("feedTypes".to_string(), "JSON_LISTINGS_FEED".to_string()),
-                ("pageSize".to_string(), "10".to_string()),
                 ("processingStatuses".to_string(), "IN_PROGRESS".to_string()),
+                ("pageSize".to_string(), "10".to_string()),
             ]
         );
         client.feeds().cancel_feed("F3").await.unwrap();

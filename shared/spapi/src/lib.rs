@@ -10,9 +10,29 @@
 //! send itself a delayed message instead (only waits up to
 //! [`SpApiConfig::max_in_process_wait`] are slept in-process).
 //!
+//! A handler turns any error into its next step in one line: [`SpApiError::retry_after`] is
+//! `Some(delay)` (a throttle wait floored at 1 s, or a suggested delay for transient failures)
+//! or `None` for permanent ones. Requests that create or cancel something (createReport,
+//! createFeed, cancelReport, cancelFeed) are never repeated in-process once they may have
+//! reached Amazon: such a failure comes back as `Transient` and the workflow reconciles (e.g.
+//! with getReports / getFeeds) before creating again.
+//!
+//! **Keep one [`SpApiClient`] per seller for the life of the container** (build it once, next
+//! to the handler, and clone it freely): the LWA token cache and the usage-plan buckets live in
+//! it, so a client built per invocation asks LWA for a token every time and forgets what
+//! Amazon's 429s taught it. Clients of several sellers can share one [`limits::Limiter`].
+//!
 //! Endpoints are configuration ([`SpApiConfig::endpoint`], [`SpApiConfig::lwa_endpoint`]), so the
-//! same client talks to Amazon or to the simulator. Tokens, secrets and presigned URLs never
-//! appear in `Debug` output, errors or traces.
+//! same client talks to Amazon or to the simulator. Tokens and secrets never appear in `Debug`
+//! output, errors or traces; presigned URLs never do either, and they cannot be serialized, so
+//! they cannot reach a queue message or a table. `Debug` of orders redacts buyer and recipient
+//! PII, and download results never print the document.
+//!
+//! Documents: [`documents::DocumentsApi::download_raw`] / [`documents::DocumentsApi::download_text`]
+//! write a whole document to a sink; for large documents on their way to S3,
+//! [`documents::DocumentsApi::open`] + [`documents::DocumentStream::next_chunk`] is the
+//! streaming route. A transfer, retries included, is bounded by [`Timeouts::document`]
+//! (5 minutes by default, well inside Lambda's 15).
 //!
 //! Main types: [`SpApiClient`] (cheap to clone) with [`reports`](SpApiClient::reports),
 //! [`feeds`](SpApiClient::feeds), [`orders`](SpApiClient::orders) and

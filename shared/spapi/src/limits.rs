@@ -36,7 +36,15 @@ pub const CREATE_FEED: UsagePlan = UsagePlan::new(0.0083, 15);
 /// ([SP-API changelog, 2025-05-06](https://developer-docs.amazon.com/sp-api/changelog), and the
 /// [Building Listings Management Workflows Guide](https://developer-docs.amazon.com/sp-api/docs/building-listings-management-workflows-guide)
 /// that the createFeed reference points to).
-pub const CREATE_FEED_JSON_LISTINGS: UsagePlan = UsagePlan::per_period(5, 300, 5);
+pub const CREATE_FEED_JSON_LISTINGS: UsagePlan = match UsagePlan::per_period(5, 300, 5) {
+    Ok(plan) => plan,
+    Err(_) => panic!("a positive period"),
+};
+
+/// Largest `x-amzn-RateLimit-Limit` value (requests per second) taken seriously. No SP-API
+/// operation this client calls is anywhere near it; a larger value (`1e12` has been seen from
+/// proxies and test doubles) would turn the limiter off, so it is ignored.
+pub const MAX_PLAUSIBLE_RATE: f64 = 100.0;
 /// [getFeed](https://developer-docs.amazon.com/sp-api/reference/getfeed) usage plan
 /// (Feeds API v2021-06-30).
 pub const GET_FEED: UsagePlan = UsagePlan::new(2.0, 15);
@@ -125,6 +133,38 @@ impl Operation {
             Self::SearchOrders => "searchOrders",
             Self::GetOrder => "getOrder",
         }
+    }
+
+    /// Whether sending the same request twice has the effect of sending it once, so a request
+    /// that may have reached Amazon can be repeated in-process. `false` for createReport and
+    /// createFeed (a repeat creates a second report or feed and spends scarce quota) and for
+    /// cancelReport and cancelFeed (a repeat of a cancel that worked answers 400, which would
+    /// turn a success into a permanent failure). createFeedDocument is `true`: an extra unused
+    /// document is harmless.
+    pub const fn is_idempotent(self) -> bool {
+        !matches!(
+            self,
+            Self::CreateReport
+                | Self::CreateFeed
+                | Self::CreateJsonListingsFeed
+                | Self::CancelReport
+                | Self::CancelFeed
+        )
+    }
+
+    /// Whether the operation only reads (a `GET`).
+    pub const fn is_read_only(self) -> bool {
+        matches!(
+            self,
+            Self::GetReports
+                | Self::GetReport
+                | Self::GetReportDocument
+                | Self::GetFeed
+                | Self::GetFeeds
+                | Self::GetFeedDocument
+                | Self::SearchOrders
+                | Self::GetOrder
+        )
     }
 
     /// Amazon's default usage plan for this operation.
@@ -228,18 +268,47 @@ impl Limiter {
     }
 
     /// Records the rate Amazon applied (`x-amzn-RateLimit-Limit`, requests per second).
-    pub fn observe_rate_limit(&self, account: &str, operation: Operation, rate: f64, now: Instant) {
+    /// Returns `false`, changing nothing, for a value that is not a plausible rate (not
+    /// positive, not finite, or above [`MAX_PLAUSIBLE_RATE`]).
+    pub fn observe_rate_limit(
+        &self,
+        account: &str,
+        operation: Operation,
+        rate: f64,
+        now: Instant,
+    ) -> bool {
+        if !(rate.is_finite() && rate > 0.0 && rate <= MAX_PLAUSIBLE_RATE) {
+            return false;
+        }
         self.with_bucket(account, operation, now, |bucket, now| {
             bucket.observe_rate(rate, now)
         });
+        true
     }
 
-    /// Records a 429: drains the bucket and returns the wait until the next token.
+    /// Records a 429: drains the bucket and returns the wait until the next token. The run of
+    /// consecutive 429s ([`Limiter::throttle_streak`]) grows by one.
     pub fn on_throttled(&self, account: &str, operation: Operation, now: Instant) -> Duration {
         self.with_bucket(account, operation, now, |bucket, now| {
             bucket.on_throttled(now);
             bucket.wait_time(now)
         })
+    }
+
+    /// Records that Amazon accepted a call: ends the run of consecutive 429s.
+    pub fn on_success(&self, account: &str, operation: Operation, now: Instant) {
+        self.with_bucket(account, operation, now, |bucket, _| bucket.on_success());
+    }
+
+    /// Consecutive 429s Amazon answered for `(account, operation)` since the last success. It
+    /// outlives single calls (as long as the limiter, i.e. the warm container), which is what
+    /// lets the 429 backoff grow across the SQS retries of one step.
+    pub fn throttle_streak(&self, account: &str, operation: Operation) -> u32 {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .buckets
+            .get(&(account.to_owned(), operation))
+            .map_or(0, TokenBucket::throttle_streak)
     }
 
     /// The rate currently used for `(account, operation)`: observed or default.
@@ -315,6 +384,64 @@ mod tests {
                 .acquire("a", Operation::GetReports, t0 + expected)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn absurd_rate_headers_are_ignored() {
+        let limiter = Limiter::new();
+        let t0 = Instant::now();
+        for rate in [1e12, f64::INFINITY, 0.0, -1.0, 101.0] {
+            assert!(
+                !limiter.observe_rate_limit("a", Operation::GetReport, rate, t0),
+                "{rate}"
+            );
+            assert_eq!(
+                limiter.current_rate("a", Operation::GetReport),
+                2.0,
+                "{rate}"
+            );
+        }
+        assert!(limiter.observe_rate_limit("a", Operation::GetReport, 100.0, t0));
+        assert_eq!(limiter.current_rate("a", Operation::GetReport), 100.0);
+    }
+
+    #[test]
+    fn idempotency_and_read_only_flags() {
+        let not_idempotent: Vec<_> = Operation::ALL
+            .iter()
+            .filter(|op| !op.is_idempotent())
+            .map(|op| op.name())
+            .collect();
+        assert_eq!(
+            not_idempotent,
+            [
+                "createReport",
+                "cancelReport",
+                "createFeed",
+                "createFeed",
+                "cancelFeed"
+            ]
+        );
+        for op in Operation::ALL {
+            if op.is_read_only() {
+                assert!(op.is_idempotent(), "{op:?}");
+            }
+        }
+        assert!(Operation::CreateFeedDocument.is_idempotent());
+        assert!(!Operation::CreateFeedDocument.is_read_only());
+    }
+
+    #[test]
+    fn throttle_streak_counts_until_success() {
+        let limiter = Limiter::new();
+        let t0 = Instant::now();
+        assert_eq!(limiter.throttle_streak("a", Operation::GetReport), 0);
+        limiter.on_throttled("a", Operation::GetReport, t0);
+        limiter.on_throttled("a", Operation::GetReport, t0);
+        assert_eq!(limiter.throttle_streak("a", Operation::GetReport), 2);
+        assert_eq!(limiter.throttle_streak("b", Operation::GetReport), 0);
+        limiter.on_success("a", Operation::GetReport, t0);
+        assert_eq!(limiter.throttle_streak("a", Operation::GetReport), 0);
     }
 
     #[test]

@@ -2,10 +2,17 @@
 //!
 //! This replaces Orders v0 (deprecated; migrate by 2027-03-27) and needs no restricted data
 //! token: PII is gated by role and requested with `includedData`. The [`Order`] model types the
-//! fields spsync uses and keeps everything else in `extra` maps, so nothing Amazon sends is lost
-//! and new fields never break decoding. Money amounts are decimals (never floats).
+//! fields spsync uses and keeps every other field in `extra` maps, so new fields never break
+//! decoding and survive a round trip. Enum values this client does not know yet decode as
+//! `Unknown` (so a new status does not break an order) and are *not* kept: an order with such a
+//! value serializes back as `"UNKNOWN"`. Money amounts are decimals (never floats).
+//!
+//! PII (buyer name and e-mail, recipient name, address lines, postal code, phone, and the
+//! `extra` maps that may hold `extendedFields`, gift messages or customisation URLs) is
+//! redacted from `Debug` output; `Serialize` still writes it, for the stores that need it.
 //! Wire models follow `models/orders-api-model/orders_2026-01-01.json`.
 
+use std::fmt;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
@@ -51,7 +58,8 @@ pub enum FulfillmentStatus {
     Cancelled,
     /// Cannot be fulfilled (multi-channel fulfilment orders).
     Unfulfillable,
-    /// A value this client does not know yet (decoding stays tolerant; never send it).
+    /// A value this client does not know yet (decoding stays tolerant). Not a filter: a query
+    /// containing it is refused locally.
     #[serde(other)]
     Unknown,
 }
@@ -80,7 +88,8 @@ pub enum FulfilledBy {
     Merchant,
     /// Amazon (FBA).
     Amazon,
-    /// A value this client does not know yet.
+    /// A value this client does not know yet. Not a filter: a query containing it is refused
+    /// locally.
     #[serde(other)]
     Unknown,
 }
@@ -203,8 +212,8 @@ pub struct OrderFulfillment {
     pub extra: Extra,
 }
 
-/// The buyer (`Buyer`; PII, needs `includedData=BUYER` and the role).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// The buyer (`Buyer`; PII, needs `includedData=BUYER` and the role). `Debug` is redacted.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Buyer {
     /// Buyer name.
@@ -224,8 +233,9 @@ pub struct Buyer {
     pub extra: Extra,
 }
 
-/// A delivery address (`CustomerAddress`; name, lines, postal code and phone are PII).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// A delivery address (`CustomerAddress`; name, lines, postal code and phone are PII). `Debug`
+/// shows only city, region, country and address type.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryAddress {
     /// Recipient name.
@@ -272,8 +282,8 @@ pub struct DeliveryAddress {
     pub extra: Extra,
 }
 
-/// The recipient (`Recipient`; needs `includedData=RECIPIENT`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// The recipient (`Recipient`; needs `includedData=RECIPIENT`). `Debug` is redacted.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Recipient {
     /// Where the order goes.
@@ -311,8 +321,9 @@ pub struct ItemPrice {
     pub extra: Extra,
 }
 
-/// The product of an order item (`ItemProduct`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// The product of an order item (`ItemProduct`). `Debug` prints only the keys of `extra`
+/// (`customization` may hold a PII URL).
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemProduct {
     /// ASIN.
@@ -332,8 +343,9 @@ pub struct ItemProduct {
     pub extra: Extra,
 }
 
-/// Item-level fulfilment (`ItemFulfillment`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// Item-level fulfilment (`ItemFulfillment`). `Debug` prints only the keys of `extra`
+/// (`packing.giftOption.giftMessage` is PII).
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemFulfillment {
     /// Units shipped.
@@ -345,6 +357,94 @@ pub struct ItemFulfillment {
     /// Other fields (e.g. `picking`, `packing`, `shipping`).
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// `Debug` of an `extra` map holding possible PII: its keys only.
+struct ExtraKeys<'a>(&'a Extra);
+
+impl fmt::Debug for ExtraKeys<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+/// `Debug` of a PII field: whether it is there, never what it says.
+struct Redacted<'a>(&'a Option<String>);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(_) => f.write_str("Some(***)"),
+            None => f.write_str("None"),
+        }
+    }
+}
+
+impl fmt::Debug for Buyer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Buyer")
+            .field("buyer_name", &Redacted(&self.buyer_name))
+            .field("buyer_email", &Redacted(&self.buyer_email))
+            .field("buyer_company_name", &Redacted(&self.buyer_company_name))
+            .field(
+                "buyer_purchase_order_number",
+                &Redacted(&self.buyer_purchase_order_number),
+            )
+            .field("extra", &ExtraKeys(&self.extra))
+            .finish()
+    }
+}
+
+impl fmt::Debug for DeliveryAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeliveryAddress")
+            .field("name", &Redacted(&self.name))
+            .field("company_name", &Redacted(&self.company_name))
+            .field("address_line1", &Redacted(&self.address_line1))
+            .field("address_line2", &Redacted(&self.address_line2))
+            .field("address_line3", &Redacted(&self.address_line3))
+            .field("city", &self.city)
+            .field("district_or_county", &self.district_or_county)
+            .field("state_or_region", &self.state_or_region)
+            .field("municipality", &self.municipality)
+            .field("postal_code", &Redacted(&self.postal_code))
+            .field("country_code", &self.country_code)
+            .field("phone", &Redacted(&self.phone))
+            .field("address_type", &self.address_type)
+            .field("extra", &ExtraKeys(&self.extra))
+            .finish()
+    }
+}
+
+impl fmt::Debug for Recipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recipient")
+            .field("delivery_address", &self.delivery_address)
+            .field("extra", &ExtraKeys(&self.extra))
+            .finish()
+    }
+}
+
+impl fmt::Debug for ItemProduct {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ItemProduct")
+            .field("asin", &self.asin)
+            .field("title", &self.title)
+            .field("seller_sku", &self.seller_sku)
+            .field("price", &self.price)
+            .field("extra", &ExtraKeys(&self.extra))
+            .finish()
+    }
+}
+
+impl fmt::Debug for ItemFulfillment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ItemFulfillment")
+            .field("quantity_fulfilled", &self.quantity_fulfilled)
+            .field("quantity_unfulfilled", &self.quantity_unfulfilled)
+            .field("extra", &ExtraKeys(&self.extra))
+            .finish()
+    }
 }
 
 /// One line of an order (`OrderItem`).
@@ -584,6 +684,18 @@ impl SearchOrdersQuery {
 
     pub(crate) fn to_pairs(&self) -> Result<Vec<(&'static str, String)>, SpApiError> {
         let mut q = QueryPairs::new(Operation::SearchOrders);
+        // `Unknown` stands for a value Amazon sent that we could not name; sent back it would be
+        // "UNKNOWN", which Amazon rejects (or worse, ignores).
+        if self
+            .fulfillment_statuses
+            .contains(&FulfillmentStatus::Unknown)
+            || self.fulfilled_by.contains(&FulfilledBy::Unknown)
+        {
+            return Err(SpApiError::InvalidRequest {
+                operation: Operation::SearchOrders.name(),
+                reason: "`Unknown` is not a filter value".into(),
+            });
+        }
         match self.time_filter {
             OrderTimeFilter::Created { after, before } => {
                 q.push_time("createdAfter", Some(after))?;
@@ -594,12 +706,12 @@ impl SearchOrdersQuery {
                 q.push_time("lastUpdatedBefore", before)?;
             }
         }
-        q.push_list("marketplaceIds", csv(&self.marketplace_ids));
-        q.push_list(
+        q.push_opt("marketplaceIds", csv(&self.marketplace_ids));
+        q.push_opt(
             "fulfillmentStatuses",
             csv(self.fulfillment_statuses.iter().map(|s| s.as_str())),
         );
-        q.push_list(
+        q.push_opt(
             "fulfilledBy",
             csv(self.fulfilled_by.iter().map(|s| s.as_str())),
         );
@@ -607,7 +719,7 @@ impl SearchOrdersQuery {
             "maxResultsPerPage",
             self.max_results_per_page.map(|n| n.to_string()),
         );
-        q.push_list(
+        q.push_opt(
             "includedData",
             csv(self.included_data.iter().map(|s| s.as_str())),
         );
@@ -617,16 +729,19 @@ impl SearchOrdersQuery {
 }
 
 /// Orders gathered over several pages by [`OrdersApi::search_all_orders`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct CollectedOrders {
     /// Orders of every page fetched, in order.
     pub orders: Vec<Order>,
     /// Pages fetched.
     pub pages: u32,
-    /// Where to resume (`Some` when stopped by `max_pages` or by throttling).
+    /// Where to resume (`Some` when stopped by `max_pages` or by an error).
     pub next_token: Option<String>,
     /// Set when paging stopped because of throttling: wait this long before resuming.
     pub retry_after: Option<Duration>,
+    /// The error that ended the walk after at least one page (throttling included); resume
+    /// from `next_token` later, after [`SpApiError::retry_after`] if it is retryable.
+    pub stopped_by: Option<SpApiError>,
     /// `lastUpdatedBefore` of the last page fetched.
     pub last_updated_before: Option<OffsetDateTime>,
     /// `createdBefore` of the last page fetched.
@@ -669,7 +784,7 @@ impl<'a> OrdersApi<'a> {
     ) -> Result<Order, SpApiError> {
         let op = Operation::GetOrder;
         let mut q = QueryPairs::new(op);
-        q.push_list(
+        q.push_opt(
             "includedData",
             csv(included_data.iter().map(|s| s.as_str())),
         );
@@ -683,10 +798,10 @@ impl<'a> OrdersApi<'a> {
     /// Pages through searchOrders from `query` (which may already carry a pagination token)
     /// until the last page, `max_pages` pages, or throttling.
     ///
-    /// searchOrders is slow-metered (0.0056 rps, burst 20), so running out of tokens mid-way is
-    /// normal: once at least one page is in, a throttle ends the walk with `Ok`, the pages so
-    /// far, `next_token` to resume from and `retry_after`. A throttle on the first page, and any
-    /// other error, is returned as `Err`.
+    /// searchOrders is slow-metered (0.0056 rps, burst 20), so losing pages that cost minutes of
+    /// quota to one failure would hurt: once at least one page is in, *any* error ends the walk
+    /// with `Ok`, the pages so far, `next_token` to resume from, the error in `stopped_by`, and
+    /// `retry_after` when it was a throttle. An error on the first page is returned as `Err`.
     pub async fn search_all_orders(
         &self,
         query: &SearchOrdersQuery,
@@ -697,6 +812,7 @@ impl<'a> OrdersApi<'a> {
             pages: 0,
             next_token: query.pagination_token.clone(),
             retry_after: None,
+            stopped_by: None,
             last_updated_before: None,
             created_before: None,
         };
@@ -704,8 +820,11 @@ impl<'a> OrdersApi<'a> {
         while collected.pages < max_pages.max(1) {
             let page = match self.search_orders(&page_query).await {
                 Ok(page) => page,
-                Err(SpApiError::Throttled { retry_after, .. }) if collected.pages > 0 => {
-                    collected.retry_after = Some(retry_after);
+                Err(e) if collected.pages > 0 => {
+                    if let SpApiError::Throttled { retry_after, .. } = &e {
+                        collected.retry_after = Some(*retry_after);
+                    }
+                    collected.stopped_by = Some(e);
                     return Ok(collected);
                 }
                 Err(e) => return Err(e),
@@ -1095,5 +1214,115 @@ mod tests {
             request.query_pairs(),
             vec![("includedData".to_string(), "BUYER,RECIPIENT".to_string())]
         );
+    }
+
+    // Review item 7: PII stays out of Debug.
+
+    #[test]
+    fn order_debug_redacts_pii() {
+        let mut json = order_json("028-1234567-1234567");
+        json["orderItems"][0]["product"]["customization"] =
+            serde_json::json!({"customizedUrl": "https://zme-caps.amazon.com/t/secret-custom"});
+        json["orderItems"][0]["fulfillment"]["packing"] =
+            serde_json::json!({"giftOption": {"giftMessage": "Alles Gute, Oma!"}});
+        let order: Order = serde_json::from_value(json).unwrap();
+
+        let printed = format!("{order:?} {order:#?}");
+
+        for pii in [
+            "Jörg",
+            "Müller",
+            "abc@marketplace",
+            "Hauptstraße",
+            "3. OG",
+            "50667",
+            "+49 221",
+            "secret-custom",
+            "Alles Gute",
+        ] {
+            assert!(!printed.contains(pii), "{pii} in {printed}");
+        }
+        for kept in [
+            "028-1234567-1234567",
+            "Köln",
+            "MUG-RED",
+            "extendedFields",
+            "customization",
+        ] {
+            assert!(printed.contains(kept), "{kept} missing from {printed}");
+        }
+        // Serialize still writes everything (stores need it).
+        assert_eq!(
+            serde_json::to_value(&order).unwrap()["recipient"]["deliveryAddress"]["postalCode"],
+            "50667"
+        );
+    }
+
+    // Review item 11: pages are kept whatever stops the walk.
+
+    #[tokio::test]
+    async fn a_failure_after_the_first_page_keeps_the_pages() {
+        let mock = MockServer::start().await;
+        mock.route("GET", ORDERS_PATH, |_, n| {
+            if n == 0 {
+                Reply::json(
+                    200,
+                    serde_json::json!({
+                        "orders": [order_json("1")],
+                        "pagination": {"nextToken": "resume-here"}
+                    }),
+                )
+            } else {
+                Reply::amazon_error(503, "ServiceUnavailable", "try later", None)
+            }
+        });
+        let client = client(&mock).await;
+        let query = SearchOrdersQuery::new(
+            OrderTimeFilter::Created {
+                after: datetime!(2026-11-01 00:00 UTC),
+                before: None,
+            },
+            ["A1PA6795UKMFR9"],
+        );
+
+        let partial = client.orders().search_all_orders(&query, 10).await.unwrap();
+
+        assert_eq!(partial.pages, 1);
+        assert_eq!(partial.orders.len(), 1);
+        assert_eq!(partial.next_token.as_deref(), Some("resume-here"));
+        assert!(!partial.is_complete());
+        assert_eq!(partial.retry_after, None);
+        let stopped = partial.stopped_by.as_ref().unwrap();
+        assert!(
+            matches!(stopped, SpApiError::Api { status: 503, .. }),
+            "{stopped:?}"
+        );
+        assert_eq!(stopped.retryability(), Retryability::Transient);
+    }
+
+    // Review item 14: Unknown is not a filter.
+
+    #[tokio::test]
+    async fn unknown_is_refused_as_a_filter() {
+        let mock = MockServer::start().await;
+        let client = client(&mock).await;
+        let base = SearchOrdersQuery::new(
+            OrderTimeFilter::Created {
+                after: datetime!(2026-11-01 00:00 UTC),
+                before: None,
+            },
+            ["A1PA6795UKMFR9"],
+        );
+        let mut by_status = base.clone();
+        by_status.fulfillment_statuses =
+            vec![FulfillmentStatus::Unshipped, FulfillmentStatus::Unknown];
+        let mut by_channel = base.clone();
+        by_channel.fulfilled_by = vec![FulfilledBy::Unknown];
+
+        for query in [by_status, by_channel] {
+            let err = client.orders().search_orders(&query).await.unwrap_err();
+            assert!(matches!(err, SpApiError::InvalidRequest { .. }), "{err:?}");
+        }
+        assert_eq!(mock.total_calls(), 0, "refused before any call");
     }
 }

@@ -3,6 +3,7 @@
 //! Array parameters are sent comma-separated in one pair (`reportTypes=A,B`), the Swagger
 //! default `collectionFormat: csv` that Amazon's generated clients use. Times are RFC 3339.
 
+use spsync_domain::ProcessingStatus;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -31,11 +32,6 @@ impl QueryPairs {
         if let Some(value) = value {
             self.push(name, value);
         }
-    }
-
-    /// Pushes a list built with [`csv`]; an empty list sends nothing.
-    pub(crate) fn push_list(&mut self, name: &'static str, joined: Option<String>) {
-        self.push_opt(name, joined);
     }
 
     pub(crate) fn push_time(
@@ -70,4 +66,40 @@ where
         .collect::<Vec<_>>()
         .join(",");
     (!joined.is_empty()).then_some(joined)
+}
+
+/// The filters getReports and getFeeds share (same shape; only the name of the type list
+/// differs). With a `next_token`, the token is sent alone, as both operations require.
+pub(crate) struct ListFilters<'a> {
+    pub types_param: &'static str,
+    pub types: &'a [String],
+    pub processing_statuses: &'a [ProcessingStatus],
+    pub marketplace_ids: &'a [String],
+    pub page_size: Option<u32>,
+    pub created_since: Option<OffsetDateTime>,
+    pub created_until: Option<OffsetDateTime>,
+    pub next_token: Option<&'a str>,
+}
+
+impl ListFilters<'_> {
+    pub(crate) fn to_pairs(
+        &self,
+        operation: Operation,
+    ) -> Result<Vec<(&'static str, String)>, SpApiError> {
+        let mut q = QueryPairs::new(operation);
+        if let Some(token) = self.next_token {
+            q.push("nextToken", token.to_owned());
+            return Ok(q.finish());
+        }
+        q.push_opt(self.types_param, csv(self.types));
+        q.push_opt(
+            "processingStatuses",
+            csv(self.processing_statuses.iter().map(|s| s.as_str())),
+        );
+        q.push_opt("marketplaceIds", csv(self.marketplace_ids));
+        q.push_opt("pageSize", self.page_size.map(|n| n.to_string()));
+        q.push_time("createdSince", self.created_since)?;
+        q.push_time("createdUntil", self.created_until)?;
+        Ok(q.finish())
+    }
 }
