@@ -161,35 +161,14 @@ async fn main() -> anyhow::Result<()> {
     tsv.push_str(&format!(
         "999-9999999-9999999\t\t1\t{ship_date}\tUPS\t\t1Z999AA19999999999\tUPS Ground\n"
     ));
-    let content_type = "text/tab-separated-values; charset=UTF-8";
-    let doc = api.feeds().create_feed_document(content_type).await?;
-    api.feeds()
-        .upload_feed_document(&doc.url, content_type, Bytes::from(tsv))
-        .await?;
-    let feed_id = api
-        .feeds()
-        .create_feed(&CreateFeedSpecification::new(
-            "POST_FLAT_FILE_FULFILLMENT_DATA",
-            [US],
-            doc.feed_document_id.clone(),
-        ))
-        .await?;
-    let feed = loop {
-        let f = api.feeds().get_feed(&feed_id).await?;
-        if f.processing_status.is_terminal() {
-            break f;
-        }
-        sim.advance_clock(Duration::from_secs(60));
-    };
-    let result_id = feed
-        .result_feed_document_id
-        .context("DONE feed without a processing report")?;
-    let result = api.feeds().get_feed_document(&result_id).await?;
-    let report = api
-        .documents()
-        .download_text(&result.url, result.compression_algorithm, Vec::new())
-        .await?;
-    let report = String::from_utf8(report.sink)?;
+    let (feed_id, feed, report) = run_feed(
+        &api,
+        &sim,
+        "POST_FLAT_FILE_FULFILLMENT_DATA",
+        "text/tab-separated-values; charset=UTF-8",
+        tsv,
+    )
+    .await?;
     let errors: Vec<&str> = report
         .lines()
         .skip_while(|l| !l.starts_with("original-record-number"))
@@ -267,41 +246,15 @@ async fn main() -> anyhow::Result<()> {
         })
         .collect();
     let body = json!({ "header": { "sellerId": SELLER, "version": "2.0" }, "messages": messages });
-    let doc = api
-        .feeds()
-        .create_feed_document("application/json; charset=UTF-8")
-        .await?;
-    api.feeds()
-        .upload_feed_document(
-            &doc.url,
-            "application/json; charset=UTF-8",
-            Bytes::from(body.to_string()),
-        )
-        .await?;
-    let feed_id = api
-        .feeds()
-        .create_feed(&CreateFeedSpecification::new(
-            "JSON_LISTINGS_FEED",
-            [US],
-            doc.feed_document_id.clone(),
-        ))
-        .await?;
-    let feed = loop {
-        let f = api.feeds().get_feed(&feed_id).await?;
-        if f.processing_status.is_terminal() {
-            break f;
-        }
-        sim.advance_clock(Duration::from_secs(60));
-    };
-    let result = api
-        .feeds()
-        .get_feed_document(&feed.result_feed_document_id.context("no result")?)
-        .await?;
-    let processing = api
-        .documents()
-        .download_text(&result.url, result.compression_algorithm, Vec::new())
-        .await?;
-    let processing: Value = serde_json::from_slice(&processing.sink)?;
+    let (feed_id, feed, processing) = run_feed(
+        &api,
+        &sim,
+        "JSON_LISTINGS_FEED",
+        "application/json; charset=UTF-8",
+        body.to_string(),
+    )
+    .await?;
+    let processing: Value = serde_json::from_str(&processing)?;
     println!(
         "listings feed {feed_id}: {} — summary {}",
         feed.processing_status.as_str(),
@@ -350,6 +303,46 @@ async fn main() -> anyhow::Result<()> {
     server.shutdown().await;
     println!("demo finished");
     Ok(())
+}
+
+/// Submits a feed (createFeedDocument → upload → createFeed), lets simulated time pass until
+/// Amazon is done with it, and returns its id, the final `Feed` and its processing report.
+async fn run_feed(
+    api: &SpApiClient,
+    sim: &spsync_sim::Sim,
+    feed_type: &str,
+    content_type: &str,
+    body: String,
+) -> anyhow::Result<(String, spsync_spapi::feeds::Feed, String)> {
+    let doc = api.feeds().create_feed_document(content_type).await?;
+    api.feeds()
+        .upload_feed_document(&doc.url, content_type, Bytes::from(body))
+        .await?;
+    let feed_id = api
+        .feeds()
+        .create_feed(&CreateFeedSpecification::new(
+            feed_type,
+            [US],
+            doc.feed_document_id.clone(),
+        ))
+        .await?;
+    let feed = loop {
+        let f = api.feeds().get_feed(&feed_id).await?;
+        if f.processing_status.is_terminal() {
+            break f;
+        }
+        sim.advance_clock(Duration::from_secs(60));
+    };
+    let result_id = feed
+        .result_feed_document_id
+        .clone()
+        .context("a finished feed without a processing report")?;
+    let result = api.feeds().get_feed_document(&result_id).await?;
+    let report = api
+        .documents()
+        .download_text(&result.url, result.compression_algorithm, Vec::new())
+        .await?;
+    Ok((feed_id, feed, String::from_utf8(report.sink)?))
 }
 
 /// Item rows and orders by status, reading the report by header name.

@@ -17,6 +17,8 @@ use time::OffsetDateTime;
 const SELLER: &str = "A1SIMSELLER0001";
 const US: &str = "ATVPDKIKX0DER";
 const ORDERS_REPORT: &str = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL";
+const FULFILMENT_FEED: &str = "POST_FLAT_FILE_FULFILLMENT_DATA";
+const TSV_UTF8: &str = "text/tab-separated-values; charset=UTF-8";
 
 /// The built-in sample seller with a frozen clock.
 async fn frozen_sample() -> SimServer {
@@ -69,6 +71,38 @@ fn seller_orders(server: &SimServer) -> Vec<Value> {
 fn created(order: &Value) -> OffsetDateTime {
     let t = order["createdTime"].as_str().expect("createdTime");
     OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).expect("rfc3339")
+}
+
+/// createReport for the orders report of the US marketplace (Amazon's default window).
+async fn create_orders_report(api: &SpApiClient) -> String {
+    api.reports()
+        .create_report(&CreateReportSpecification::new(ORDERS_REPORT, [US]))
+        .await
+        .expect("createReport")
+}
+
+/// createFeedDocument → upload → createFeed; returns the feed id.
+async fn submit_feed(
+    api: &SpApiClient,
+    feed_type: &str,
+    content_type: &str,
+    body: String,
+) -> String {
+    let doc = api
+        .feeds()
+        .create_feed_document(content_type)
+        .await
+        .expect("createFeedDocument");
+    api.feeds()
+        .upload_feed_document(&doc.url, content_type, Bytes::from(body))
+        .await
+        .expect("upload");
+    let spec = spsync_spapi::feeds::CreateFeedSpecification::new(
+        feed_type,
+        [US],
+        doc.feed_document_id.clone(),
+    );
+    api.feeds().create_feed(&spec).await.expect("createFeed")
 }
 
 #[tokio::test]
@@ -162,23 +196,8 @@ async fn fulfilment_feed_is_uploaded_submitted_processed_and_applied_to_the_orde
         item["orderItemId"].as_str().unwrap(),
         item["quantityOrdered"].as_u64().unwrap(),
     );
-    let content_type = "text/tab-separated-values; charset=UTF-8";
 
-    let doc = api
-        .feeds()
-        .create_feed_document(content_type)
-        .await
-        .expect("createFeedDocument");
-    api.feeds()
-        .upload_feed_document(&doc.url, content_type, Bytes::from(tsv))
-        .await
-        .expect("upload");
-    let spec = spsync_spapi::feeds::CreateFeedSpecification::new(
-        "POST_FLAT_FILE_FULFILLMENT_DATA",
-        [US],
-        doc.feed_document_id.clone(),
-    );
-    let feed_id = api.feeds().create_feed(&spec).await.expect("createFeed");
+    let feed_id = submit_feed(&api, FULFILMENT_FEED, TSV_UTF8, tsv).await;
     server.sim().advance_clock(Duration::from_secs(15 * 60));
     let feed = api.feeds().get_feed(&feed_id).await.expect("getFeed");
     let result_id = feed
@@ -291,11 +310,7 @@ async fn an_expired_token_is_refreshed_once_and_the_call_succeeds() {
 async fn a_429_storm_is_honoured_without_hammering() {
     let server = frozen_sample().await;
     let api = client(&server);
-    let report_id = api
-        .reports()
-        .create_report(&CreateReportSpecification::new(ORDERS_REPORT, [US]))
-        .await
-        .expect("createReport");
+    let report_id = create_orders_report(&api).await;
     server.sim().add_fault(FaultRule {
         operation: Some("getReport".into()),
         throttle_ratio: 1.0,
@@ -327,11 +342,7 @@ async fn a_429_storm_is_honoured_without_hammering() {
 async fn server_errors_are_retried_a_bounded_number_of_times() {
     let server = frozen_sample().await;
     let api = client(&server);
-    let report_id = api
-        .reports()
-        .create_report(&CreateReportSpecification::new(ORDERS_REPORT, [US]))
-        .await
-        .expect("createReport");
+    let report_id = create_orders_report(&api).await;
     server.sim().add_fault(FaultRule {
         operation: Some("getReport".into()),
         status: Some(503),
@@ -419,11 +430,7 @@ async fn decoded_verbatim_report(charset: &str, encoded: Vec<u8>, gzip: bool) ->
             gzip,
         },
     );
-    let report_id = api
-        .reports()
-        .create_report(&CreateReportSpecification::new(ORDERS_REPORT, [US]))
-        .await
-        .expect("createReport");
+    let report_id = create_orders_report(&api).await;
     server.sim().advance_clock(Duration::from_secs(15 * 60));
     let report = api
         .reports()
@@ -479,11 +486,7 @@ async fn a_shift_jis_report_is_decoded_to_the_same_text() {
 async fn an_expired_document_url_is_refused_and_a_fresh_one_works() {
     let server = frozen_sample().await;
     let api = client(&server);
-    let report_id = api
-        .reports()
-        .create_report(&CreateReportSpecification::new(ORDERS_REPORT, [US]))
-        .await
-        .expect("createReport");
+    let report_id = create_orders_report(&api).await;
     server.sim().advance_clock(Duration::from_secs(15 * 60));
     let document_id = api
         .reports()
@@ -534,25 +537,7 @@ async fn a_feed_is_judged_by_the_world_at_its_end_time_even_when_the_clock_jumps
         "order-id\torder-item-id\tquantity\tship-date\tcarrier-code\tcarrier-name\ttracking-number\tship-method\n\
          {order_id}\t\t1\t{ship_date}\tUPS\t\t1Z999AA10123456784\tUPS Ground\n"
     );
-    let content_type = "text/tab-separated-values; charset=UTF-8";
-    let doc = api
-        .feeds()
-        .create_feed_document(content_type)
-        .await
-        .expect("createFeedDocument");
-    api.feeds()
-        .upload_feed_document(&doc.url, content_type, Bytes::from(tsv))
-        .await
-        .expect("upload");
-    let feed_id = api
-        .feeds()
-        .create_feed(&spsync_spapi::feeds::CreateFeedSpecification::new(
-            "POST_FLAT_FILE_FULFILLMENT_DATA",
-            [US],
-            doc.feed_document_id.clone(),
-        ))
-        .await
-        .expect("createFeed");
+    let feed_id = submit_feed(&api, FULFILMENT_FEED, TSV_UTF8, tsv).await;
 
     // One jump of three hours: the feed ends after minutes, the order is released after 30.
     server.sim().advance_clock(Duration::from_secs(3 * 3600));
