@@ -3,21 +3,47 @@
 //!
 //! Every request goes through the full pipeline (token check, faults, usage plan, handler,
 //! stats); usage plans are switched off so that the figure measures the server, not
-//! Amazon's quotas. Bounded: a fixed number of requests, then it stops.
+//! Amazon's quotas. Bounded: a fixed number of requests, then it stops. Two worlds: the
+//! built-in sample seller (34 orders) and the example two-seller scenario with about a
+//! thousand orders of backfilled history, since every request advances the world.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use spsync_sim::SimServer;
+use spsync_sim::scenario::Scenario;
+use spsync_sim::{SimOptions, SimServer, sample};
 
 const REQUESTS: usize = 20_000;
 const CONCURRENCY: usize = 32;
 
+const TWO_SELLERS: &str = include_str!("../../shared/spapi-sim/scenarios/two-sellers.json");
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
-    let server = SimServer::start_sample().await?;
+    load_check("built-in sample seller", sample::scenario()).await?;
+    let mut large = Scenario::from_json(TWO_SELLERS)?;
+    large.clock.start = None;
+    large.clock.speed = 1.0;
+    if let Some(g) = large.sellers[0].generator.as_mut() {
+        // About a thousand orders of history (the generator's per-call bound).
+        g.orders_per_hour = 13.0;
+    }
+    load_check("two-seller scenario, ~1,000 orders", large).await
+}
+
+async fn load_check(label: &str, scenario: Scenario) -> anyhow::Result<()> {
+    let server = SimServer::start(SimOptions::new(scenario), ([127, 0, 0, 1], 0).into()).await?;
     server.sim().lock().limiter.disabled = true;
+    // Let the generators write their backfilled history before counting.
+    server.sim().advance_clock(std::time::Duration::ZERO);
+    let orders: usize = server
+        .sim()
+        .lock()
+        .sellers
+        .values()
+        .map(|s| s.orders.len())
+        .sum();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(CONCURRENCY)
         .build()?;
@@ -101,7 +127,7 @@ async fn main() -> anyhow::Result<()> {
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
     let rate = latencies.len() as f64 / elapsed.as_secs_f64();
     println!(
-        "spsync-sim load check: {} SP-API requests, {CONCURRENCY} concurrent, loopback",
+        "spsync-sim load check ({label}, {orders} orders at start): {} SP-API requests, {CONCURRENCY} concurrent, loopback",
         latencies.len()
     );
     println!("  throughput : {rate:.0} requests/s (goal >= 1000)");

@@ -56,9 +56,71 @@ pub struct Seller {
     /// Listings keyed by (marketplace id, sku).
     pub listings: BTreeMap<(String, String), ListingSpec>,
     /// Orders keyed by order id, each a v2026-01-01 `Order` JSON object (full, all datasets).
-    pub orders: BTreeMap<String, Value>,
+    pub orders: Orders,
     /// Order generator and its progress.
     pub generator: Option<GeneratorState>,
+}
+
+/// A seller's orders by order id. Reads go through `Deref` to the map; every mutation goes
+/// through a method here, which forgets the cached time of the next status transition, so
+/// the world only rescans the orders when something changed or a transition is due (every
+/// request advances the world: a scan per request made the simulator 15 times slower with
+/// a thousand orders).
+#[derive(Debug, Default)]
+pub struct Orders {
+    map: BTreeMap<String, Value>,
+    /// Earliest time an order changes on its own; `Some(None)`: none will; `None`: unknown.
+    next_transition: Option<Option<OffsetDateTime>>,
+}
+
+impl std::ops::Deref for Orders {
+    type Target = BTreeMap<String, Value>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.map
+    }
+}
+
+impl Orders {
+    /// Inserts or replaces an order.
+    pub fn insert(&mut self, id: String, order: Value) -> Option<Value> {
+        self.next_transition = None;
+        self.map.insert(id, order)
+    }
+
+    /// One order, to change it.
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut Value> {
+        self.next_transition = None;
+        self.map.get_mut(id)
+    }
+
+    /// Removes an order.
+    pub fn remove(&mut self, id: &str) -> Option<Value> {
+        self.next_transition = None;
+        self.map.remove(id)
+    }
+
+    /// Whether a status transition may be due at `now` (unknown counts as due).
+    pub fn transition_due(&self, now: OffsetDateTime) -> bool {
+        match self.next_transition {
+            None => true,
+            Some(None) => false,
+            Some(Some(at)) => at <= now,
+        }
+    }
+
+    /// Every order, for the transition scan itself; the caller then records the next
+    /// transition time with [`Orders::set_next_transition`].
+    pub fn iter_mut_for_transitions(
+        &mut self,
+    ) -> std::collections::btree_map::IterMut<'_, String, Value> {
+        self.map.iter_mut()
+    }
+
+    /// Records when the next transition happens (`None`: no order will change on its own).
+    pub fn set_next_transition(&mut self, at: Option<OffsetDateTime>) {
+        self.next_transition = Some(at);
+    }
 }
 
 /// Generator settings plus where it has got to.
@@ -357,7 +419,7 @@ impl State {
         scenario.timing.check()?;
         let mut sellers = BTreeMap::new();
         for spec in &scenario.sellers {
-            let mut orders = BTreeMap::new();
+            let mut orders = Orders::default();
             for (index, order) in spec.orders.iter().enumerate() {
                 let id = crate::orders::validate_scenario_order(order).map_err(|reason| {
                     ScenarioError::InvalidOrder {
@@ -472,3 +534,32 @@ impl State {
 
 /// Queue of scripted outcomes, keyed by report or feed type.
 pub type ScriptedOutcomes = HashMap<String, VecDeque<PlannedOutcome>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn every_mutation_of_the_orders_makes_a_transition_scan_due_again() {
+        let t = datetime!(2026-11-20 10:00 UTC);
+        let mut orders = Orders::default();
+        assert!(orders.transition_due(t), "unknown counts as due");
+
+        orders.set_next_transition(Some(t));
+        let before = orders.transition_due(t - time::Duration::seconds(1));
+        let at = orders.transition_due(t);
+        orders.set_next_transition(None);
+        let never = orders.transition_due(t + time::Duration::days(999));
+        orders.insert("111-0000000-0000001".into(), serde_json::json!({}));
+        let after_insert = orders.transition_due(t);
+        orders.set_next_transition(None);
+        let _ = orders.get_mut("111-0000000-0000001");
+        let after_get_mut = orders.transition_due(t);
+
+        assert!(!before && at);
+        assert!(!never);
+        assert!(after_insert && after_get_mut);
+        assert_eq!(orders.len(), 1, "reads go through Deref");
+    }
+}

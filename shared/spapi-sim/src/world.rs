@@ -1066,15 +1066,22 @@ fn transition(seller: &mut Seller, now: OffsetDateTime) {
     let Some(g) = seller.generator.as_ref() else {
         return;
     };
+    if !seller.orders.transition_due(now) {
+        return;
+    }
     let pending = Duration::minutes(g.spec.pending_minutes as i64);
     let (seed, cancel_ratio) = (g.spec.seed, g.spec.cancel_ratio);
-    for (id, order) in seller.orders.iter_mut() {
+    // The earliest transition still ahead after this pass.
+    let mut next: Option<OffsetDateTime> = None;
+    let mut later = |at: OffsetDateTime| next = Some(next.map_or(at, |n| n.min(at)));
+    for (id, order) in seller.orders.iter_mut_for_transitions() {
         if order_status(order) == "PENDING" {
             let Some(created) = order_time(order, "createdTime") else {
                 continue;
             };
             let at = created + pending;
             if at > now {
+                later(at);
                 continue;
             }
             if order_die(seed, id, 1).chance(cancel_ratio) {
@@ -1096,9 +1103,12 @@ fn transition(seller: &mut Seller, now: OffsetDateTime) {
             let at = released + Duration::hours(hours);
             if at <= now {
                 ship_by_amazon(order, at);
+            } else {
+                later(at);
             }
         }
     }
+    seller.orders.set_next_transition(next);
 }
 
 #[cfg(test)]
