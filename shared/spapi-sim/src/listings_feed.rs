@@ -426,27 +426,17 @@ fn check_message(msg: &Value, ptr: &str, in_feed: bool, ck: &mut Checker<'_>) {
             }
         }
     }
-    if let Some(v) = m.get("sku") {
-        ck.string(v, &format!("{ptr}/sku"), true, None);
-    }
-    if let Some(v) = m.get("operationType") {
-        ck.string(
-            v,
-            &format!("{ptr}/operationType"),
-            false,
-            Some(&OPERATION_TYPES),
-        );
-    }
-    if let Some(v) = m.get("productType") {
-        ck.string(v, &format!("{ptr}/productType"), true, None);
-    }
-    if let Some(v) = m.get("requirements") {
-        ck.string(
-            v,
-            &format!("{ptr}/requirements"),
-            false,
-            Some(&REQUIREMENTS),
-        );
+    // (member, non-empty, allowed values) of the message schema's string members.
+    let strings: [(&str, bool, Option<&[&str]>); 4] = [
+        ("sku", true, None),
+        ("operationType", false, Some(&OPERATION_TYPES)),
+        ("productType", true, None),
+        ("requirements", false, Some(&REQUIREMENTS)),
+    ];
+    for (member, non_empty, allowed) in strings {
+        if let Some(v) = m.get(member) {
+            ck.string(v, &format!("{ptr}/{member}"), non_empty, allowed);
+        }
     }
     if let Some(v) = m.get("attributes") {
         let p = format!("{ptr}/attributes");
