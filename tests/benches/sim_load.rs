@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn load_check(label: &str, scenario: Scenario) -> anyhow::Result<()> {
-    let server = SimServer::start(SimOptions::new(scenario), ([127, 0, 0, 1], 0).into()).await?;
+    let server = SimServer::start_on_free_port(SimOptions::new(scenario)).await?;
     server.sim().lock().limiter.disabled = true;
     // Let the generators write their backfilled history before counting.
     server.sim().advance_clock(std::time::Duration::ZERO);

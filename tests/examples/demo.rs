@@ -7,7 +7,6 @@
 //! and a throttling storm. Prints a summary and exits 0. No network beyond loopback.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -27,12 +26,9 @@ const SELLER: &str = "A1SIMSELLER0001";
 async fn main() -> anyhow::Result<()> {
     let mut scenario = sample::scenario();
     scenario.clock.speed = 0.0;
-    let server = SimServer::start(
-        SimOptions::new(scenario),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .context("starting the simulator")?;
+    let server = SimServer::start_on_free_port(SimOptions::new(scenario))
+        .await
+        .context("starting the simulator")?;
     let sim = server.sim().clone();
     println!(
         "spsync demo: simulator on {} (seller {SELLER}, marketplace {US})",

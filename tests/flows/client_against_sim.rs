@@ -2,7 +2,6 @@
 //! HTTP, with simulated time advanced by hand (the clock is frozen, nothing sleeps).
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,12 +23,9 @@ const TSV_UTF8: &str = "text/tab-separated-values; charset=UTF-8";
 async fn frozen_sample() -> SimServer {
     let mut scenario = sample::scenario();
     scenario.clock.speed = 0.0;
-    SimServer::start(
-        SimOptions::new(scenario),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .expect("simulator starts")
+    SimServer::start_on_free_port(SimOptions::new(scenario))
+        .await
+        .expect("simulator starts")
 }
 
 fn client_config(server: &SimServer) -> SpApiConfig {

@@ -8,7 +8,6 @@
 //! labels a duplicate invalid, and the schema side adds that check to its verdict.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -582,11 +581,7 @@ async fn listings_feed_processing_reports_match_amazons_report_schema() -> Resul
     scenario.clock.start = Some(time::macros::datetime!(2026-11-20 10:00 UTC));
     scenario.clock.speed = 0.0;
     let seller = scenario.sellers[0].clone();
-    let server = SimServer::start(
-        SimOptions::new(scenario),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await?;
+    let server = SimServer::start_on_free_port(SimOptions::new(scenario)).await?;
     let api = SpApi::login(&server, &seller).await?;
 
     let mut failures = Vec::new();

@@ -7,7 +7,6 @@
 //! 2021-03-01; Orders v0 is left out (deprecated, not simulated).
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -25,10 +24,6 @@ const REPLAYED: [&str; 4] = [
     "reports_2021-06-30.sandbox.json",
     "tokens_2021-03-01.sandbox.json",
 ];
-
-fn loopback() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 0))
-}
 
 /// The replayed vectors, plus how many the files hold (counted independently of the loader).
 fn replayed_vectors(data: &Path) -> Result<(Vec<SandboxVector>, usize)> {
@@ -73,7 +68,7 @@ fn vector_request(v: &SandboxVector) -> Request {
 async fn sandbox_server(book: SandboxBook) -> Result<SimServer> {
     let mut options = SimOptions::new(sample::scenario());
     options.sandbox = Some(book);
-    Ok(SimServer::start(options, loopback()).await?)
+    Ok(SimServer::start_on_free_port(options).await?)
 }
 
 fn describe(v: &SandboxVector) -> String {
@@ -539,7 +534,7 @@ async fn normal_mode_answers_the_vectors_requests_in_the_models_shape() -> Resul
     };
     let models = ModelBook::load(&data.join("models"))?;
     let (vectors, in_files) = replayed_vectors(&data)?;
-    let server = SimServer::start(SimOptions::new(normal_scenario(&vectors)?), loopback())
+    let server = SimServer::start_on_free_port(SimOptions::new(normal_scenario(&vectors)?))
         .await
         .context("starting the simulator")?;
     let api = SpApi::login(&server, &sample::scenario().sellers[0]).await?;

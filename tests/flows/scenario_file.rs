@@ -2,7 +2,6 @@
 //! exactly its own world through the SP-API client.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use spsync_sim::scenario::Scenario;
@@ -39,12 +38,9 @@ async fn each_seller_of_the_example_scenario_sees_only_its_own_orders() {
         .iter()
         .map(|s| s.marketplace_ids.clone())
         .collect();
-    let server = SimServer::start(
-        SimOptions::new(scenario),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .expect("simulator starts");
+    let server = SimServer::start_on_free_port(SimOptions::new(scenario))
+        .await
+        .expect("simulator starts");
     server.sim().advance_clock(Duration::from_secs(300));
     let after = server.sim().clock.now() - time::Duration::days(5);
 
@@ -85,12 +81,9 @@ async fn each_seller_of_the_example_scenario_sees_only_its_own_orders() {
 async fn a_pasted_v2026_order_comes_back_from_get_order_with_its_packages() {
     let mut scenario = Scenario::from_json(TWO_SELLERS).expect("parses");
     scenario.clock.speed = 0.0;
-    let server = SimServer::start(
-        SimOptions::new(scenario),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .expect("simulator starts");
+    let server = SimServer::start_on_free_port(SimOptions::new(scenario))
+        .await
+        .expect("simulator starts");
     let api = client_for(&server, "spsync-sim-refresh-eu");
 
     let order = api

@@ -419,7 +419,6 @@ impl Sim {
 
 #[cfg(test)]
 mod tests {
-    use std::net::SocketAddr;
 
     use serde_json::json;
 
@@ -440,12 +439,9 @@ mod tests {
     async fn clock_and_fault_controls_refuse_values_that_would_break_the_simulator() {
         let mut scenario = sample::scenario();
         scenario.clock.speed = 0.0;
-        let server = SimServer::start(
-            SimOptions::new(scenario),
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-        )
-        .await
-        .unwrap();
+        let server = SimServer::start_on_free_port(SimOptions::new(scenario))
+            .await
+            .unwrap();
         let before = server.sim().clock.now();
 
         let huge_speed = post(&server, "/_sim/clock", json!({ "speed": 1e15 })).await;

@@ -929,7 +929,6 @@ pub(crate) mod testkit {
 
 #[cfg(test)]
 mod tests {
-    use std::net::SocketAddr;
     use std::time::Duration;
 
     use serde_json::{Value, json};
@@ -951,12 +950,9 @@ mod tests {
 
     impl Client {
         async fn start() -> Self {
-            let server = SimServer::start(
-                SimOptions::new(scenario()),
-                SocketAddr::from(([127, 0, 0, 1], 0)),
-            )
-            .await
-            .unwrap();
+            let server = SimServer::start_on_free_port(SimOptions::new(scenario()))
+                .await
+                .unwrap();
             let token = {
                 let mut st = server.sim().lock();
                 let o = order(

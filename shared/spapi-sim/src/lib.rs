@@ -205,13 +205,14 @@ impl SimServer {
         })
     }
 
+    /// Starts a simulator on a free port of 127.0.0.1 (what tests, demos and benches want).
+    pub async fn start_on_free_port(options: SimOptions) -> Result<Self, SimError> {
+        Self::start(options, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
     /// Starts the built-in sample seller on a free loopback port.
     pub async fn start_sample() -> Result<Self, SimError> {
-        Self::start(
-            SimOptions::new(sample::scenario()),
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-        )
-        .await
+        Self::start_on_free_port(SimOptions::new(sample::scenario())).await
     }
 
     /// The bound address.
