@@ -25,9 +25,19 @@
 #![warn(missing_docs)]
 
 mod backoff;
+mod orders;
 mod processing;
+mod report_job;
 mod usage_plan;
 
 pub use backoff::{SplitMix64, full_jitter_backoff};
+pub use orders::{
+    Address, AmazonOrderId, AmazonOrderStatus, Buyer, EnrichedItem, Enrichment, FulfillmentChannel,
+    MarketplaceId, Missing, Order, OrderLine, OrderStatus, SellerId,
+};
 pub use processing::ProcessingStatus;
+pub use report_job::{
+    ImportStats, JobId, JobState, MAX_KEPT_ROW_ERRORS, MAX_POLL_DELAY, ORDERS_REPORT_TYPE,
+    PollDecision, ReportJob, next_poll, poll_delay,
+};
 pub use usage_plan::{MAX_WAIT, TokenBucket, UsagePlan, UsagePlanError};
