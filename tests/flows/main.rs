@@ -8,4 +8,6 @@ mod client_against_sim;
 mod contract_listings_schema;
 mod contract_models;
 mod contract_sandbox;
+mod report_steps;
 mod scenario_file;
+mod support;

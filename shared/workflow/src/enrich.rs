@@ -1,6 +1,29 @@
 //! Enrichment of orders through Orders API v2026-01-01.
+//!
+//! The order report has no buyer, phone, full address or order-item ids; Orders API
+//! v2026-01-01 has them (withheld in part while an order is Pending). One pass asks
+//! searchOrders for every order updated since the seller's cursor, with includedData, 100 a
+//! page, and completes the stored orders it returns; the cursor then moves to Amazon's own
+//! `lastUpdatedBefore` of the pass, so an order that leaves Pending shows up in the next pass
+//! with its withheld fields. Orders still incomplete that searchOrders did not return
+//! (stragglers, e.g. imported after the pass that saw them) get one getOrder each, at most
+//! [`FlowSettings::max_get_order_per_pass`] per pass. Pending orders are never fetched one by
+//! one: Amazon would withhold the same fields again.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use spsync_domain::{AmazonOrderId, AmazonOrderStatus, Enrichment, MarketplaceId, OrderStatus, SellerId};
+use time::OffsetDateTime;
+use tracing::{info, instrument, warn};
 
 use crate::*;
+
+/// Name of the enrichment cursor in the job store.
+pub const ENRICH_CURSOR: &str = "orders-enrich";
+
+/// Orders listed per store page when looking for stragglers.
+const STRAGGLER_PAGE: usize = 200;
 
 /// The ports enrichment uses.
 pub struct EnrichPorts<'a> {
@@ -30,13 +53,187 @@ pub struct EnrichSummary {
 }
 
 /// The EnrichOrders step.
+#[instrument(skip_all, fields(step = "EnrichOrders", attempt = message.attempt))]
 pub async fn enrich_orders(
     ports: &EnrichPorts<'_>,
     message: &StepMessage,
     settings: &FlowSettings,
 ) -> Result<StepOutcome, WorkflowError> {
-    let _ = (ports, message, settings);
-    todo!()
+    let Step::EnrichOrders {
+        seller_id,
+        marketplace_id,
+        page_token,
+    } = &message.step
+    else {
+        return Ok(StepOutcome::Ignored("not an EnrichOrders step"));
+    };
+    let now = ports.clock.now();
+    let cursor = ports
+        .jobs
+        .get_cursor(seller_id, marketplace_id, ENRICH_CURSOR)
+        .await?
+        .unwrap_or(now - settings.lookback);
+
+    let mut summary = EnrichSummary::default();
+    let mut seen: HashSet<AmazonOrderId> = HashSet::new();
+    let mut token = page_token.clone();
+    let mut pass_end: Option<OffsetDateTime> = None;
+    loop {
+        let page = match ports
+            .orders_api
+            .search_updated_orders(seller_id, marketplace_id, cursor, token.as_deref())
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                if let Retryability::Throttled { retry_after } = e.retryability() {
+                    // Keep the place: the next delivery continues this pass at this page.
+                    let mut again = message.next_attempt();
+                    again.step = Step::EnrichOrders {
+                        seller_id: seller_id.clone(),
+                        marketplace_id: marketplace_id.clone(),
+                        page_token: token.clone(),
+                    };
+                    info!(seller_id = %seller_id, retry_after_ms = retry_after.as_millis() as u64,
+                          pages = summary.pages, "searchOrders throttled, pass re-queued");
+                    send_step(ports.queue, ports.clock, again, retry_after).await?;
+                    return Ok(StepOutcome::Requeued(retry_after));
+                }
+                return Err(e.into());
+            }
+        };
+        summary.pages += 1;
+        summary.seen += page.orders.len() as u32;
+        seen.extend(page.orders.iter().map(|e| e.amazon_order_id.clone()));
+        summary.enriched += apply_page(ports, seller_id, &page.orders, now).await?;
+        pass_end = page.last_updated_before.or(pass_end);
+        match page.next_token {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    // Only a complete pass moves the cursor; Amazon's own upper bound (not our clock) so no
+    // update that Amazon had not yet indexed is skipped.
+    if let Some(end) = pass_end.filter(|end| *end > cursor) {
+        ports
+            .jobs
+            .put_cursor(seller_id, marketplace_id, ENRICH_CURSOR, end)
+            .await?;
+    }
+
+    let (stragglers, straggler_calls) =
+        enrich_stragglers(ports, seller_id, marketplace_id, &seen, settings, now).await?;
+    summary.enriched += stragglers;
+    summary.get_order_calls = straggler_calls;
+    info!(seller_id = %seller_id, marketplace_id = %marketplace_id, pages = summary.pages,
+          seen = summary.seen, enriched = summary.enriched,
+          get_order_calls = summary.get_order_calls, "orders enriched");
+    Ok(StepOutcome::Advanced("orders enriched"))
+}
+
+/// Applies one page; returns how many orders changed.
+async fn apply_page(
+    ports: &EnrichPorts<'_>,
+    seller: &SellerId,
+    page: &[Enrichment],
+    now: OffsetDateTime,
+) -> Result<u32, WorkflowError> {
+    if page.is_empty() {
+        return Ok(0);
+    }
+    let mut changed = 0;
+    for chunk in page.chunks(100) {
+        let ids: Vec<AmazonOrderId> = chunk.iter().map(|e| e.amazon_order_id.clone()).collect();
+        let mut stored: HashMap<AmazonOrderId, spsync_domain::Order> = ports
+            .orders
+            .get_orders(seller, &ids)
+            .await?
+            .into_iter()
+            .map(|o| (o.amazon_order_id.clone(), o))
+            .collect();
+        for e in chunk {
+            // Orders not yet imported are left to the import; a later pass or getOrder
+            // completes them.
+            let Some(mut order) = stored.remove(&e.amazon_order_id) else {
+                continue;
+            };
+            if apply_one(ports, &mut order, e, now).await? {
+                changed += 1;
+            }
+        }
+    }
+    Ok(changed)
+}
+
+async fn apply_one(
+    ports: &EnrichPorts<'_>,
+    order: &mut spsync_domain::Order,
+    e: &Enrichment,
+    now: OffsetDateTime,
+) -> Result<bool, WorkflowError> {
+    let expected = order.version;
+    if !order.apply_enrichment(e, now) {
+        return Ok(false);
+    }
+    order.version = expected + 1;
+    match ports.orders.put_order(order, Some(expected)).await {
+        Ok(()) => Ok(true),
+        // The import wrote it meanwhile; the next pass sees the newer order.
+        Err(StoreError::ConditionFailed { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn enrich_stragglers(
+    ports: &EnrichPorts<'_>,
+    seller: &SellerId,
+    marketplace: &MarketplaceId,
+    seen: &HashSet<AmazonOrderId>,
+    settings: &FlowSettings,
+    now: OffsetDateTime,
+) -> Result<(u32, u32), WorkflowError> {
+    let mut calls = 0u32;
+    let mut changed = 0u32;
+    let mut page: Option<String> = None;
+    'pages: loop {
+        let (orders, next) = ports
+            .orders
+            .orders_by_status(seller, OrderStatus::New, page.take(), STRAGGLER_PAGE)
+            .await?;
+        for mut order in orders {
+            if order.marketplace_id != *marketplace
+                || seen.contains(&order.amazon_order_id)
+                || order.amazon_status == AmazonOrderStatus::Pending
+                || !order.needs_enrichment()
+            {
+                continue;
+            }
+            if calls as usize >= settings.max_get_order_per_pass {
+                break 'pages;
+            }
+            calls += 1;
+            match ports.orders_api.get_order(seller, &order.amazon_order_id).await {
+                Ok(Some(e)) => {
+                    if apply_one(ports, &mut order, &e, now).await? {
+                        changed += 1;
+                    }
+                }
+                Ok(None) => {
+                    warn!(order_id = %order.amazon_order_id, "getOrder does not know an imported order");
+                }
+                Err(e) => match e.retryability() {
+                    // Stragglers wait for the next pass; nothing is lost.
+                    Retryability::Throttled { .. } | Retryability::Transient => break 'pages,
+                    Retryability::Permanent => return Err(e.into()),
+                },
+            }
+        }
+        match next {
+            Some(n) => page = Some(n),
+            None => break,
+        }
+    }
+    Ok((changed, calls))
 }
 
 /// The enrichment schedule: one EnrichOrders message per enabled seller × marketplace.
@@ -45,6 +242,20 @@ pub async fn schedule_enrichment(
     clock: &dyn Clock,
     sellers: &dyn SellerDirectory,
 ) -> Result<usize, WorkflowError> {
-    let _ = (queue, clock, sellers);
-    todo!()
+    let mut sent = 0;
+    for account in sellers.sellers().await? {
+        if !account.enabled {
+            continue;
+        }
+        for marketplace in &account.marketplaces {
+            let step = Step::EnrichOrders {
+                seller_id: account.seller_id.clone(),
+                marketplace_id: marketplace.clone(),
+                page_token: None,
+            };
+            send_step(queue, clock, StepMessage::new(step), Duration::ZERO).await?;
+            sent += 1;
+        }
+    }
+    Ok(sent)
 }
