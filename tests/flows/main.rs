@@ -8,6 +8,8 @@ mod client_against_sim;
 mod contract_listings_schema;
 mod contract_models;
 mod contract_sandbox;
+mod orders_against_sim;
 mod report_steps;
 mod scenario_file;
+mod seller_clients;
 mod support;

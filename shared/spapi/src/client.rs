@@ -71,7 +71,18 @@ struct Inner {
     account_key: String,
     auth: TokenCache,
     limiter: Arc<Limiter>,
+    limiter_clock: Option<crate::config::LimiterClock>,
     jitter: Arc<Jitter>,
+}
+
+impl Inner {
+    /// "Now" for the usage-plan limiter: the monotonic clock, or the configured one.
+    fn limiter_now(&self) -> std::time::Instant {
+        match &self.limiter_clock {
+            Some(clock) => (clock.0)(),
+            None => tokio::time::Instant::now().into_std(),
+        }
+    }
 }
 
 impl fmt::Debug for SpApiClient {
@@ -200,6 +211,7 @@ impl SpApiClient {
                 account_key,
                 auth,
                 limiter,
+                limiter_clock: config.limiter_clock,
                 jitter,
             }),
         })
@@ -381,7 +393,7 @@ impl SpApiClient {
     async fn pace(&self, operation: Operation, waits: &mut u32) -> Result<(), SpApiError> {
         let inner = &*self.inner;
         loop {
-            let now = tokio::time::Instant::now().into_std();
+            let now = inner.limiter_now();
             let Err(wait) = inner.limiter.acquire(&inner.account_key, operation, now) else {
                 return Ok(());
             };
@@ -485,7 +497,7 @@ impl SpApiClient {
             }
             tracing::debug!(sp_status = status, "sp-api answered");
 
-            let now = tokio::time::Instant::now().into_std();
+            let now = inner.limiter_now();
             let rate = rate.filter(|&rate| {
                 let plausible =
                     inner

@@ -164,6 +164,20 @@ pub struct SpApiConfig {
     /// process, so containers throttled together do not retry in lockstep; tests pin a value to
     /// be reproducible.
     pub jitter_seed: Option<u64>,
+    /// Where the usage-plan limiter reads "now". `None` (the default) is the monotonic clock;
+    /// a run on simulated time (the local stack, flow tests) passes the simulator's clock so
+    /// that token buckets refill as simulated time passes.
+    pub limiter_clock: Option<LimiterClock>,
+}
+
+/// A monotonic time source for the usage-plan limiter (see [`SpApiConfig::limiter_clock`]).
+#[derive(Clone)]
+pub struct LimiterClock(pub std::sync::Arc<dyn Fn() -> std::time::Instant + Send + Sync>);
+
+impl std::fmt::Debug for LimiterClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LimiterClock")
+    }
 }
 
 impl SpApiConfig {
@@ -193,6 +207,7 @@ impl SpApiConfig {
             max_in_process_wait: Duration::from_secs(2),
             account_key: None,
             jitter_seed: None,
+            limiter_clock: None,
         })
     }
 
