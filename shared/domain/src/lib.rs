@@ -1,8 +1,9 @@
 //! Pure domain model of spsync.
 //!
 //! Owns the decisions that must be testable without IO: usage-plan maths (token buckets that
-//! answer "wait this long" instead of sleeping) and retry backoff. Never performs IO, never
-//! depends on async runtimes or SDKs.
+//! answer "wait this long" instead of sleeping), retry backoff, orders and what a report row
+//! does to them. Parsing and decoding work over any `std::io::Read` handed in; the crate
+//! itself never opens a file or a socket, never depends on async runtimes or SDKs.
 //!
 //! Main types:
 //! * [`UsagePlan`] and [`TokenBucket`]: Amazon's throttling model (rate = tokens per second,
@@ -10,6 +11,10 @@
 //! * [`full_jitter_backoff`] and [`SplitMix64`]: capped exponential backoff with full jitter,
 //!   a pure function of `(attempt, base, cap, random)`, plus a tiny deterministic PRNG to feed it.
 //! * [`ProcessingStatus`]: the processing state shared by SP-API reports and feeds.
+//! * Orders: [`Order`] and its ids and parts, [`Order::missing`] / [`Order::apply_enrichment`]
+//!   for the Orders API enrichment, [`OrderReportReader`] (streaming parser of the All Orders
+//!   flat-file report into [`ReportOrder`]s), [`decide_import`] (create / update / unchanged /
+//!   stale / skipped, pure) and [`text::decode_reader`] (gzip + charset to UTF-8, streamed).
 //!
 //! ```
 //! use std::time::Duration;
@@ -25,12 +30,19 @@
 #![warn(missing_docs)]
 
 mod backoff;
+mod order_import;
+mod order_report;
 mod orders;
 mod processing;
 mod report_job;
+pub mod text;
 mod usage_plan;
 
 pub use backoff::{SplitMix64, full_jitter_backoff};
+pub use order_import::{ImportDecision, SkipReason, decide_import, order_status_for};
+pub use order_report::{
+    OrderReportReader, ReportOrder, ReportParseError, ReportRowError, RowError,
+};
 pub use orders::{
     Address, AmazonOrderId, AmazonOrderStatus, Buyer, EnrichedItem, Enrichment, FulfillmentChannel,
     MarketplaceId, Missing, Order, OrderLine, OrderStatus, SellerId,

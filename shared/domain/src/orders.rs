@@ -254,14 +254,11 @@ impl AmazonOrderStatus {
     /// is [`Self::Shipped`]; an unknown word is kept verbatim (trimmed) in [`Self::Other`].
     ///
     /// ```
-    /// use spsync_domain::AmazonOrderStatus;
+    /// use spsync_domain::AmazonOrderStatus as S;
     ///
-    /// assert_eq!(AmazonOrderStatus::parse("PARTIALLY_SHIPPED"), AmazonOrderStatus::PartiallyShipped);
-    /// assert_eq!(AmazonOrderStatus::parse("Canceled"), AmazonOrderStatus::Cancelled);
-    /// assert_eq!(
-    ///     AmazonOrderStatus::parse("Shipped - Delivered to Buyer"),
-    ///     AmazonOrderStatus::Shipped
-    /// );
+    /// assert_eq!(S::parse("PARTIALLY_SHIPPED"), S::PartiallyShipped);
+    /// assert_eq!(S::parse("Canceled"), S::Cancelled);
+    /// assert_eq!(S::parse("Shipped - Delivered to Buyer"), S::Shipped);
     /// ```
     pub fn parse(word: &str) -> Self {
         let word = word.trim();
@@ -410,8 +407,9 @@ impl Order {
     ///   answer with PII withheld (Pending) cannot undo an earlier, fuller one.
     /// * Items are matched to lines that have no order-item id yet: first a line with the same
     ///   SKU, then one with the same ASIN, then by position among the lines and items still
-    ///   unmatched; an item whose id a line already carries is skipped. An item that matches no
-    ///   line adds nothing (the report owns the lines).
+    ///   unmatched (never when both carry a SKU, or both an ASIN, and they differ); an item
+    ///   whose id a line already carries is skipped. An item that matches no line adds nothing
+    ///   (the report owns the lines).
     /// * Status: the report decides `status` and `last_updated`, never enrichment. The only
     ///   status effect is that a newer Amazon status word (`e.last_updated` strictly after
     ///   `self.last_updated`) is recorded in `amazon_status`, as a hint of where the order is
@@ -469,7 +467,10 @@ impl Order {
         let mut assigned: Vec<Option<usize>> = vec![None; self.lines.len()];
         let by_sku = |l: &OrderLine, it: &EnrichedItem| l.sku.is_some() && l.sku == it.sku;
         let by_asin = |l: &OrderLine, it: &EnrichedItem| l.asin.is_some() && l.asin == it.asin;
-        for same in [&by_sku as &dyn Fn(&OrderLine, &EnrichedItem) -> bool, &by_asin] {
+        for same in [
+            &by_sku as &dyn Fn(&OrderLine, &EnrichedItem) -> bool,
+            &by_asin,
+        ] {
             for &li in &open {
                 if assigned[li].is_some() {
                     continue;
@@ -483,13 +484,20 @@ impl Order {
                 }
             }
         }
-        // By position: the n-th unmatched line takes the n-th unmatched item.
+        // By position: the n-th unmatched line takes the n-th unmatched item, unless they
+        // name different products (SKUs or ASINs both present and different).
         let mut rest = (0..pending.len()).filter(|&ii| pending[ii].is_some());
         for &li in &open {
             if assigned[li].is_none()
                 && let Some(ii) = rest.next()
+                && let Some(item) = pending[ii]
             {
-                assigned[li] = Some(ii);
+                let line = &self.lines[li];
+                let differ =
+                    |a: &Option<String>, b: &Option<String>| a.is_some() && b.is_some() && a != b;
+                if !differ(&line.sku, &item.sku) && !differ(&line.asin, &item.asin) {
+                    assigned[li] = Some(ii);
+                }
             }
         }
         let mut changed = false;
@@ -529,4 +537,412 @@ fn fill_address(held: &mut Address, incoming: &Address) -> bool {
     changed |= fill(&mut held.country, &incoming.country);
     changed |= fill(&mut held.phone, &incoming.phone);
     changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2026-11-20 09:00 UTC);
+    const NOW: OffsetDateTime = datetime!(2026-11-20 12:00 UTC);
+
+    fn line(sku: Option<&str>, asin: Option<&str>, id: Option<&str>) -> OrderLine {
+        OrderLine {
+            sku: sku.map(str::to_owned),
+            asin: asin.map(str::to_owned),
+            product_name: None,
+            quantity: 1,
+            item_status: None,
+            item_price: None,
+            order_item_id: id.map(str::to_owned),
+        }
+    }
+
+    fn order(status: OrderStatus, amazon: AmazonOrderStatus, channel: FulfillmentChannel) -> Order {
+        Order {
+            seller_id: SellerId::new("A1SIMSELLER0001"),
+            marketplace_id: MarketplaceId::new("ATVPDKIKX0DER"),
+            amazon_order_id: AmazonOrderId::new("111-0000000-0000001"),
+            merchant_order_id: None,
+            status,
+            amazon_status: amazon,
+            fulfillment_channel: channel,
+            purchase_date: T0,
+            last_updated: T0,
+            sales_channel: None,
+            ship_service_level: None,
+            is_business_order: false,
+            currency: None,
+            lines: vec![
+                line(Some("A"), Some("B0A"), None),
+                line(Some("B"), Some("B0B"), None),
+            ],
+            ship_to: Address::default(),
+            buyer: Buyer::default(),
+            recipient: None,
+            version: 1,
+            created_at: T0,
+            updated_at: T0,
+        }
+    }
+
+    fn pending_mfn() -> Order {
+        order(
+            OrderStatus::New,
+            AmazonOrderStatus::Pending,
+            FulfillmentChannel::Merchant,
+        )
+    }
+
+    fn full_recipient() -> Address {
+        Address {
+            name: Some("R".into()),
+            lines: vec!["1 Main St".into()],
+            city: Some("SEATTLE".into()),
+            state: Some("WA".into()),
+            postal_code: Some("98101".into()),
+            country: Some("US".into()),
+            phone: Some("+1 555 0100".into()),
+        }
+    }
+
+    fn complete(mut o: Order) -> Order {
+        o.buyer = Buyer {
+            name: Some("B".into()),
+            email: Some("b@marketplace.amazon.invalid".into()),
+            phone: None,
+        };
+        o.recipient = Some(full_recipient());
+        for (i, l) in o.lines.iter_mut().enumerate() {
+            l.order_item_id = Some(format!("OI-{i}"));
+        }
+        o
+    }
+
+    #[test]
+    fn missing_follows_channel_and_status() {
+        let all = Missing {
+            buyer_name: true,
+            buyer_email: true,
+            phone: true,
+            recipient_address: true,
+            order_item_ids: true,
+        };
+        let cases = [
+            ("fresh MFN pending", pending_mfn(), all),
+            (
+                "FBA: no buyer PII expected",
+                order(
+                    OrderStatus::New,
+                    AmazonOrderStatus::Unshipped,
+                    FulfillmentChannel::Amazon,
+                ),
+                Missing {
+                    recipient_address: true,
+                    order_item_ids: true,
+                    ..Missing::default()
+                },
+            ),
+            (
+                "cancelled: no address expected",
+                order(
+                    OrderStatus::Canceled,
+                    AmazonOrderStatus::Cancelled,
+                    FulfillmentChannel::Merchant,
+                ),
+                Missing {
+                    recipient_address: false,
+                    ..all
+                },
+            ),
+            ("complete", complete(pending_mfn()), Missing::default()),
+            (
+                "recipient without street",
+                {
+                    let mut o = complete(pending_mfn());
+                    o.recipient = Some(Address {
+                        lines: vec![],
+                        ..full_recipient()
+                    });
+                    o
+                },
+                Missing {
+                    recipient_address: true,
+                    ..Missing::default()
+                },
+            ),
+            (
+                "one line without id",
+                {
+                    let mut o = complete(pending_mfn());
+                    o.lines[1].order_item_id = None;
+                    o
+                },
+                Missing {
+                    order_item_ids: true,
+                    ..Missing::default()
+                },
+            ),
+            (
+                "phone from buyer when the recipient has none",
+                {
+                    let mut o = complete(pending_mfn());
+                    o.recipient = Some(Address {
+                        phone: None,
+                        ..full_recipient()
+                    });
+                    o.buyer.phone = Some("+1 555 0101".into());
+                    o
+                },
+                Missing::default(),
+            ),
+        ];
+        for (name, o, expected) in cases {
+            assert_eq!(o.missing(), expected, "{name}");
+            assert_eq!(
+                o.missing().is_none(),
+                expected == Missing::default(),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn needs_enrichment_when_something_is_missing_unless_canceled() {
+        let canceled = order(
+            OrderStatus::Canceled,
+            AmazonOrderStatus::Cancelled,
+            FulfillmentChannel::Merchant,
+        );
+        let mut fulfilled = complete(order(
+            OrderStatus::Fulfilled,
+            AmazonOrderStatus::Shipped,
+            FulfillmentChannel::Merchant,
+        ));
+        fulfilled.lines[0].order_item_id = None;
+        let cases = [
+            ("pending", pending_mfn(), true),
+            ("complete", complete(pending_mfn()), false),
+            ("canceled with gaps", canceled, false),
+            ("fulfilled lacking an id", fulfilled, true),
+        ];
+        for (name, o, expected) in cases {
+            assert_eq!(o.needs_enrichment(), expected, "{name}");
+        }
+    }
+
+    fn enrichment(items: Vec<EnrichedItem>) -> Enrichment {
+        Enrichment {
+            amazon_order_id: AmazonOrderId::new("111-0000000-0000001"),
+            amazon_status: None,
+            last_updated: None,
+            buyer: Buyer::default(),
+            recipient: None,
+            items,
+        }
+    }
+
+    fn item(id: &str, sku: Option<&str>, asin: Option<&str>) -> EnrichedItem {
+        EnrichedItem {
+            order_item_id: id.into(),
+            sku: sku.map(str::to_owned),
+            asin: asin.map(str::to_owned),
+            quantity: 1,
+        }
+    }
+
+    #[test]
+    fn pending_enrichment_fills_item_ids_without_pii() {
+        let mut o = pending_mfn();
+        let e = enrichment(vec![
+            item("OI-B", Some("B"), Some("B0B")),
+            item("OI-A", Some("A"), Some("B0A")),
+        ]);
+
+        let changed = o.apply_enrichment(&e, NOW);
+
+        assert!(changed);
+        assert_eq!(o.updated_at, NOW);
+        let ids: Vec<_> = o.lines.iter().map(|l| l.order_item_id.as_deref()).collect();
+        assert_eq!(ids, [Some("OI-A"), Some("OI-B")]);
+        assert!(o.missing().buyer_email && !o.missing().order_item_ids);
+        assert!(o.needs_enrichment());
+        assert_eq!(o.status, OrderStatus::New);
+    }
+
+    #[test]
+    fn applying_the_same_enrichment_twice_changes_nothing_the_second_time() {
+        let mut o = pending_mfn();
+        let mut e = enrichment(vec![
+            item("OI-A", Some("A"), None),
+            item("OI-B", Some("B"), None),
+        ]);
+        e.buyer.email = Some("b@marketplace.amazon.invalid".into());
+        e.recipient = Some(full_recipient());
+        assert!(o.apply_enrichment(&e, NOW));
+        let later = datetime!(2026-11-20 13:00 UTC);
+
+        let changed = o.apply_enrichment(&e, later);
+
+        assert!(!changed);
+        assert_eq!(o.updated_at, NOW);
+    }
+
+    #[test]
+    fn enrichment_fills_only_absent_fields() {
+        let mut o = complete(pending_mfn());
+        o.buyer.phone = None;
+        o.recipient = Some(Address {
+            phone: None,
+            postal_code: None,
+            ..full_recipient()
+        });
+        let before = o.clone();
+        let mut e = enrichment(vec![item("OI-X", Some("A"), Some("B0A"))]);
+        e.buyer = Buyer {
+            name: Some("Other".into()),
+            email: None,
+            phone: Some("+1 555 0199".into()),
+        };
+        e.recipient = Some(Address {
+            name: None,
+            lines: vec!["2 Other St".into()],
+            postal_code: Some("98102".into()),
+            ..Address::default()
+        });
+
+        assert!(o.apply_enrichment(&e, NOW));
+
+        assert_eq!(o.buyer.name, before.buyer.name, "held name kept");
+        assert_eq!(o.buyer.email, before.buyer.email, "None never erases");
+        assert_eq!(o.buyer.phone.as_deref(), Some("+1 555 0199"));
+        let r = o.recipient.as_ref().unwrap();
+        assert_eq!(r.lines, full_recipient().lines, "held street kept");
+        assert_eq!(r.name, full_recipient().name);
+        assert_eq!(r.postal_code.as_deref(), Some("98102"));
+        let ids: Vec<_> = o.lines.iter().map(|l| l.order_item_id.as_deref()).collect();
+        assert_eq!(ids, [Some("OI-0"), Some("OI-1")], "held ids kept");
+    }
+
+    #[test]
+    fn items_match_lines_by_sku_then_asin_then_position() {
+        type Case<'a> = (
+            &'a str,
+            Vec<OrderLine>,
+            Vec<EnrichedItem>,
+            Vec<Option<&'a str>>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "sku",
+                vec![line(Some("A"), None, None), line(Some("B"), None, None)],
+                vec![item("2", Some("B"), None), item("1", Some("A"), None)],
+                vec![Some("1"), Some("2")],
+            ),
+            (
+                "asin when skus are absent",
+                vec![line(None, Some("B0A"), None), line(None, Some("B0B"), None)],
+                vec![item("2", None, Some("B0B")), item("1", None, Some("B0A"))],
+                vec![Some("1"), Some("2")],
+            ),
+            (
+                "position when nothing names the product",
+                vec![line(None, None, None), line(None, None, None)],
+                vec![item("1", Some("A"), None), item("2", Some("B"), None)],
+                vec![Some("1"), Some("2")],
+            ),
+            (
+                "never by position across different skus",
+                vec![line(Some("A"), None, None)],
+                vec![item("9", Some("Z"), None)],
+                vec![None],
+            ),
+            (
+                "an id already on a line is not given twice",
+                vec![
+                    line(Some("A"), None, Some("1")),
+                    line(Some("A"), None, None),
+                ],
+                vec![item("1", Some("A"), None), item("2", Some("A"), None)],
+                vec![Some("1"), Some("2")],
+            ),
+            (
+                "more items than lines: extra items add nothing",
+                vec![line(Some("A"), None, None)],
+                vec![item("1", Some("A"), None), item("2", Some("B"), None)],
+                vec![Some("1")],
+            ),
+        ];
+        for (name, lines, items, expected) in cases {
+            let mut o = pending_mfn();
+            o.lines = lines;
+
+            o.apply_enrichment(&enrichment(items), NOW);
+
+            let got: Vec<_> = o.lines.iter().map(|l| l.order_item_id.as_deref()).collect();
+            assert_eq!(got, expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_newer_amazon_status_word_is_recorded_but_status_is_left_to_the_report() {
+        let cases = [
+            (
+                Some(datetime!(2026-11-20 10:00 UTC)),
+                AmazonOrderStatus::Unshipped,
+                true,
+            ),
+            (Some(T0), AmazonOrderStatus::Pending, false),
+            (
+                Some(datetime!(2026-11-20 08:00 UTC)),
+                AmazonOrderStatus::Pending,
+                false,
+            ),
+            (None, AmazonOrderStatus::Pending, false),
+        ];
+        for (updated, expected, changed) in cases {
+            let mut o = complete(pending_mfn());
+            let mut e = enrichment(vec![]);
+            e.amazon_status = Some(AmazonOrderStatus::Unshipped);
+            e.last_updated = updated;
+
+            assert_eq!(o.apply_enrichment(&e, NOW), changed, "{updated:?}");
+
+            assert_eq!(o.amazon_status, expected, "{updated:?}");
+            assert_eq!(o.status, OrderStatus::New);
+            assert_eq!(o.last_updated, T0, "last_updated stays the report's");
+        }
+    }
+
+    #[test]
+    fn fulfillment_channel_words() {
+        let cases = [
+            ("Merchant", Some(FulfillmentChannel::Merchant)),
+            ("MFN", Some(FulfillmentChannel::Merchant)),
+            ("MERCHANT", Some(FulfillmentChannel::Merchant)),
+            ("Amazon", Some(FulfillmentChannel::Amazon)),
+            (" AFN ", Some(FulfillmentChannel::Amazon)),
+            ("AMAZON", Some(FulfillmentChannel::Amazon)),
+            ("Seller", None),
+            ("", None),
+        ];
+        for (word, expected) in cases {
+            assert_eq!(FulfillmentChannel::parse(word), expected, "{word}");
+        }
+    }
+
+    #[test]
+    fn status_words_round_trip_through_as_str() {
+        for word in [
+            "Pending",
+            "Unshipped",
+            "PartiallyShipped",
+            "Shipped",
+            "Cancelled",
+            "InvoiceUnconfirmed",
+        ] {
+            assert_eq!(AmazonOrderStatus::parse(word).as_str(), word);
+        }
+    }
 }

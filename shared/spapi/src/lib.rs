@@ -125,11 +125,15 @@ pub mod orders;
 mod query;
 pub mod reports;
 mod retry;
+pub mod seller_clients;
 
 #[cfg(test)]
 mod test_support;
 
 pub use client::SpApiClient;
-pub use config::{BackoffSettings, LwaCredentials, SecretString, SpApiConfig, Timeouts};
+pub use config::{
+    BackoffSettings, LimiterClock, LwaCredentials, SecretString, SpApiConfig, Timeouts,
+};
 pub use error::{Retryability, SpApiError};
+pub use seller_clients::{EndpointOverrides, SellerClients};
 pub use spsync_domain::{ProcessingStatus, UsagePlan};

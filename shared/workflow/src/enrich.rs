@@ -204,7 +204,7 @@ async fn enrich_stragglers(
             if order.marketplace_id != *marketplace
                 || seen.contains(&order.amazon_order_id)
                 || order.amazon_status == AmazonOrderStatus::Pending
-                || !order.needs_enrichment()
+                || !worth_a_get_order(&order)
             {
                 continue;
             }
@@ -234,6 +234,15 @@ async fn enrich_stragglers(
         }
     }
     Ok((changed, calls))
+}
+
+/// Whether a straggler is worth one getOrder: it lacks something Amazon gives for every open
+/// merchant-fulfilled order. A missing phone alone is not enough: Amazon often has none, and
+/// asking again on every pass would cost calls for nothing.
+fn worth_a_get_order(order: &spsync_domain::Order) -> bool {
+    let missing = order.missing();
+    order.needs_enrichment()
+        && (missing.order_item_ids || missing.recipient_address || missing.buyer_email)
 }
 
 /// The enrichment schedule: one EnrichOrders message per enabled seller × marketplace.

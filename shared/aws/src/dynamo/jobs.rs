@@ -1,0 +1,255 @@
+//! [`DynamoJobStore`]: report jobs, active-job slots and cursors in JobsTable.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use spsync_domain::{JobId, MarketplaceId, ReportJob, SellerId};
+use spsync_workflow::{JobKey, JobStore, StoreError};
+use time::OffsetDateTime;
+use tracing::instrument;
+
+use super::item::{
+    JOB_SK_PREFIX, active_sk, cursor_sk, get_s, job_from_item, job_item, job_pk, job_sk, key,
+    rfc3339, s,
+};
+use crate::error::{decode, store_error};
+
+/// DynamoDB's largest Query page size is bounded by 1 MB anyway; this keeps `Limit` sane.
+const MAX_QUERY_LIMIT: usize = 1000;
+
+/// JobsTable adapter: implements [`JobStore`] and [`SellerDirectory`](spsync_workflow::SellerDirectory).
+///
+/// Writes that the workflow races on are conditional: creating a job or claiming a free slot
+/// requires the item to be absent, replacing a job requires the stored version, claiming a
+/// held slot or releasing it requires the job id it holds. Reads are strongly consistent, so
+/// a step reads what the previous step wrote.
+#[derive(Debug, Clone)]
+pub struct DynamoJobStore {
+    /// DynamoDB client.
+    pub client: aws_sdk_dynamodb::Client,
+    /// JobsTable's name.
+    pub table: String,
+}
+
+impl DynamoJobStore {
+    /// An adapter over `table`.
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    async fn get(
+        &self,
+        pk: String,
+        sk: String,
+        what: String,
+    ) -> Result<Option<super::item::Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", what, e))?;
+        Ok(out.item)
+    }
+}
+
+#[async_trait]
+impl JobStore for DynamoJobStore {
+    #[instrument(skip_all, fields(operation = "GetItem", job_id = %key.job_id))]
+    async fn get_job(&self, key: &JobKey) -> Result<Option<ReportJob>, StoreError> {
+        let item = self
+            .get(
+                job_pk(&key.seller_id, &key.marketplace_id),
+                job_sk(&key.job_id),
+                format!("job {}", key.job_id),
+            )
+            .await?;
+        item.map(|i| job_from_item("GetItem", &i)).transpose()
+    }
+
+    #[instrument(skip_all, fields(operation = "PutItem", job_id = %job.job_id, version = job.version))]
+    async fn put_job(
+        &self,
+        job: &ReportJob,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(job_item(job)?));
+        let request = match expected_version {
+            None => request.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => request
+                .condition_expression("#version = :expected")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":expected", super::item::n(v)),
+        };
+        request
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem", format!("job {}", job.job_id), e))?;
+        Ok(())
+    }
+
+    #[instrument(skip_all, fields(operation = "GetItem", seller_id = %seller, marketplace_id = %marketplace, report_type = %report_type))]
+    async fn active_job(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        report_type: &str,
+    ) -> Result<Option<JobId>, StoreError> {
+        let item = self
+            .get(
+                job_pk(seller, marketplace),
+                active_sk(report_type),
+                format!("active slot {report_type}"),
+            )
+            .await?;
+        item.map(|i| {
+            get_s(&i, "job_id")
+                .map(JobId::new)
+                .ok_or_else(|| decode("GetItem", "active slot", "no job_id attribute"))
+        })
+        .transpose()
+    }
+
+    #[instrument(skip_all, fields(operation = "PutItem", seller_id = %seller, marketplace_id = %marketplace, report_type = %report_type, job_id = %job))]
+    async fn claim_active(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        report_type: &str,
+        job: &JobId,
+        previous: Option<&JobId>,
+    ) -> Result<(), StoreError> {
+        let mut item = key(job_pk(seller, marketplace), active_sk(report_type));
+        item.insert("job_id".into(), s(job.as_str()));
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        let request = match previous {
+            None => request.condition_expression("attribute_not_exists(pk)"),
+            Some(p) => request
+                .condition_expression("job_id = :previous")
+                .expression_attribute_values(":previous", s(p.as_str())),
+        };
+        request
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem", format!("active slot {report_type}"), e))?;
+        Ok(())
+    }
+
+    #[instrument(skip_all, fields(operation = "DeleteItem", seller_id = %seller, marketplace_id = %marketplace, report_type = %report_type, job_id = %job))]
+    async fn release_active(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        report_type: &str,
+        job: &JobId,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                job_pk(seller, marketplace),
+                active_sk(report_type),
+            )))
+            .condition_expression("job_id = :job")
+            .expression_attribute_values(":job", s(job.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match store_error("DeleteItem", format!("active slot {report_type}"), e) {
+                // The slot is free or holds another job: nothing of ours to release.
+                StoreError::ConditionFailed { .. } => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
+    #[instrument(skip_all, fields(operation = "Query", seller_id = %seller, marketplace_id = %marketplace, limit = limit))]
+    async fn recent_jobs(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        limit: usize,
+    ) -> Result<Vec<ReportJob>, StoreError> {
+        let mut jobs = Vec::new();
+        let mut start = None;
+        while jobs.len() < limit {
+            let page = (limit - jobs.len()).min(MAX_QUERY_LIMIT);
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(job_pk(seller, marketplace)))
+                .expression_attribute_values(":prefix", s(JOB_SK_PREFIX))
+                .scan_index_forward(false)
+                .consistent_read(true)
+                .limit(i32::try_from(page).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| store_error("Query", "recent jobs", e))?;
+            for item in out.items() {
+                jobs.push(job_from_item("Query", item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        jobs.truncate(limit);
+        Ok(jobs)
+    }
+
+    #[instrument(skip_all, fields(operation = "GetItem", seller_id = %seller, marketplace_id = %marketplace, cursor = %name))]
+    async fn get_cursor(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        name: &str,
+    ) -> Result<Option<OffsetDateTime>, StoreError> {
+        let item = self
+            .get(
+                job_pk(seller, marketplace),
+                cursor_sk(name),
+                format!("cursor {name}"),
+            )
+            .await?;
+        item.map(|i| super::item::cursor_from_item("GetItem", &i))
+            .transpose()
+    }
+
+    #[instrument(skip_all, fields(operation = "PutItem", seller_id = %seller, marketplace_id = %marketplace, cursor = %name))]
+    async fn put_cursor(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        name: &str,
+        value: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut item = key(job_pk(seller, marketplace), cursor_sk(name));
+        item.insert("value".into(), AttributeValue::S(rfc3339(value)));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem", format!("cursor {name}"), e))?;
+        Ok(())
+    }
+}
