@@ -49,6 +49,15 @@ impl ReportsApi for Amazon {
     async fn cancel_report(&self, seller: &SellerId, id: &str) -> Result<(), ApiError> {
         self.0.cancel_report(seller, id).await
     }
+    async fn find_report(
+        &self,
+        seller: &SellerId,
+        report_type: &str,
+        marketplace: &MarketplaceId,
+        since: OffsetDateTime,
+    ) -> Result<Option<String>, ApiError> {
+        self.0.find_report(seller, report_type, marketplace, since).await
+    }
     async fn download_report_document(
         &self,
         seller: &SellerId,

@@ -31,6 +31,8 @@ struct ScriptedReports {
     create: Mutex<VecDeque<Result<String, ApiError>>>,
     get: Mutex<VecDeque<Result<ReportStatus, ApiError>>>,
     download: Mutex<VecDeque<Result<DownloadedDocument, ApiError>>>,
+    /// A report Amazon created although its createReport answer was lost.
+    lost_report: Mutex<Option<String>>,
     calls: Mutex<Vec<&'static str>>,
 }
 
@@ -119,6 +121,16 @@ impl ReportsApi for ScriptedReports {
     async fn cancel_report(&self, _: &SellerId, _: &str) -> Result<(), ApiError> {
         self.calls.lock().unwrap().push("cancelReport");
         Ok(())
+    }
+    async fn find_report(
+        &self,
+        _: &SellerId,
+        _: &str,
+        _: &MarketplaceId,
+        _: OffsetDateTime,
+    ) -> Result<Option<String>, ApiError> {
+        self.calls.lock().unwrap().push("getReports");
+        Ok(self.lost_report.lock().unwrap().clone())
     }
     async fn download_report_document(
         &self,
@@ -607,4 +619,164 @@ async fn stragglers_missed_by_search_get_one_get_order_each() {
     let o = &h.orders.all()[0];
     assert_eq!(h.orders_api.count("getOrder"), 1);
     assert!(!o.needs_enrichment(), "{o:#?}");
+}
+
+// Regression tests from the review of the first version of the flow.
+
+#[tokio::test]
+async fn two_concurrent_deliveries_of_the_first_poll_create_one_report() {
+    let h = harness(&sample_report());
+    h.start(SELLER, MKT).await;
+    let first = h.queue.take_due(T0).pop().unwrap();
+
+    let (a, b) = tokio::join!(h.deliver(&first), h.deliver(&first));
+
+    let outcomes = [a.unwrap(), b.unwrap()];
+    assert_eq!(h.reports.count("createReport"), 1, "{outcomes:?}");
+    assert!(outcomes.iter().any(|o| matches!(o, StepOutcome::Ignored(_))), "{outcomes:?}");
+}
+
+#[tokio::test]
+async fn a_duplicate_poll_chain_is_dropped_at_the_next_step() {
+    let mut h = harness(&sample_report());
+    h.start(SELLER, MKT).await;
+    let first = h.queue.take_due(T0).pop().unwrap();
+    h.deliver(&first).await.unwrap();
+    // The same message delivered again after it already moved the job on (SQS at-least-once).
+    let again = h.deliver(&first).await.unwrap();
+
+    h.run_until_idle(Duration::from_secs(3600)).await;
+
+    assert!(matches!(again, StepOutcome::Ignored(_)), "{again:?}");
+    assert_eq!(h.reports.count("createReport"), 1);
+    assert_eq!(h.reports.count("getReport"), 3, "one chain polls: {:#?}", h.transcript);
+    assert_eq!(h.only_job().state, JobState::Imported);
+}
+
+#[tokio::test]
+async fn a_create_report_whose_answer_was_lost_is_adopted_not_repeated() {
+    let mut h = harness(&sample_report());
+    h.reports.create.lock().unwrap().push_front(Err(ApiError::Transient {
+        operation: "createReport",
+        message: "timeout after the request was sent".into(),
+    }));
+    *h.reports.lost_report.lock().unwrap() = Some("R-LOST".into());
+
+    h.start(SELLER, MKT).await;
+    h.run_until_idle(Duration::from_secs(3600)).await;
+
+    let job = h.only_job();
+    assert_eq!(job.state, JobState::Imported, "{:#?}", h.transcript);
+    assert_eq!(job.report_id.as_deref(), Some("R-LOST"));
+    assert_eq!(h.reports.count("createReport"), 1, "never a second report for one job");
+    assert_eq!(h.reports.count("getReports"), 1);
+}
+
+#[tokio::test]
+async fn an_order_the_store_refuses_for_good_does_not_block_the_import() {
+    let mut h = harness(&sample_report());
+    h.orders.fail_next(FailOp::PutOrderPermanently, 1);
+
+    h.start(SELLER, MKT).await;
+    h.run_until_idle(Duration::from_secs(3600)).await;
+
+    let job = h.only_job();
+    assert_eq!(job.state, JobState::Imported, "{:#?}", h.transcript);
+    let stats = job.stats.unwrap();
+    assert_eq!(stats.failed_orders, 1);
+    assert_eq!(stats.created, 2);
+    assert!(stats.row_errors.iter().any(|e| e.contains("not stored")), "{:?}", stats.row_errors);
+    assert!(matches!(h.start(SELLER, MKT).await, StartOutcome::Started(_)), "the slot is free");
+}
+
+#[tokio::test]
+async fn an_order_with_a_malformed_item_row_is_held_back_not_stored_short() {
+    let mut h = harness(&report(&[
+        row("111-0000007-0000007", "2026-11-19T08:05:00+00:00", "Unshipped", "Merchant", "SKU1"),
+        row("111-0000007-0000007", "2026-11-19T08:05:00+00:00", "Unshipped", "Merchant", "SKU2")
+            .replace("\t1\tUSD", "\tlots\tUSD"),
+        row("111-0000008-0000008", "2026-11-19T08:05:00+00:00", "Unshipped", "Merchant", "SKU3"),
+    ]));
+
+    h.start(SELLER, MKT).await;
+    h.run_until_idle(Duration::from_secs(3600)).await;
+
+    let stats = h.only_job().stats.unwrap();
+    assert_eq!((stats.malformed_rows, stats.held_back, stats.created), (1, 1, 1), "{stats:?}");
+    let ids: Vec<String> = h.orders.all().iter().map(|o| o.amazon_order_id.to_string()).collect();
+    assert_eq!(ids, ["111-0000008-0000008"]);
+    assert!(stats.row_errors[0].starts_with("line 3:"), "{:?}", stats.row_errors);
+}
+
+#[tokio::test]
+async fn a_cancellation_seen_only_by_enrichment_closes_the_order() {
+    let mut h = harness(&report(&[row(
+        "111-0000009-0000009",
+        "2026-11-19T08:05:00+00:00",
+        "Unshipped",
+        "Merchant",
+        "SKU1",
+    )]));
+    h.start(SELLER, MKT).await;
+    h.run_until_idle(Duration::from_secs(3600)).await;
+    assert_eq!(h.orders.all()[0].status, OrderStatus::New);
+
+    // Cancelled after the report's window: only the API tells.
+    h.time.advance(Duration::from_secs(3600));
+    h.orders_api.set(
+        h.time.now(),
+        Enrichment {
+            last_updated: Some(h.time.now()),
+            ..enrichment("111-0000009-0000009", AmazonOrderStatus::Cancelled, false, &[])
+        },
+    );
+    h.time.advance(Duration::from_secs(600));
+    spsync_workflow::schedule_enrichment(&h.queue, &h.clock, &SellersOf(SELLER, MKT)).await.unwrap();
+    h.run_until_idle(Duration::from_secs(3600)).await;
+
+    let o = &h.orders.all()[0];
+    assert_eq!(o.status, OrderStatus::Canceled, "{:#?}", h.transcript);
+    assert_eq!(o.amazon_status, AmazonOrderStatus::Cancelled);
+}
+
+#[tokio::test]
+async fn a_job_that_makes_no_way_is_abandoned_by_the_schedule() {
+    let mut h = harness(&sample_report());
+    *h.reports.get.lock().unwrap() = VecDeque::from([Err(ApiError::Transient {
+        operation: "getReport",
+        message: "503".into(),
+    })]);
+    h.start(SELLER, MKT).await;
+    h.run_until_idle(Duration::from_secs(3600)).await;
+    assert_eq!(h.dead_letters.len(), 1);
+
+    h.time.advance(h.settings.stuck_after * 2);
+    let out = h.start(SELLER, MKT).await;
+
+    assert!(matches!(out, StartOutcome::Started(_)), "{out:?}");
+    let failed = h.jobs_in(JobState::Failed);
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0].failure.as_deref().unwrap().contains("abandoned"), "{:?}", failed[0].failure);
+}
+
+/// A seller directory of one seller and marketplace.
+struct SellersOf(&'static str, &'static str);
+
+#[async_trait]
+impl spsync_workflow::SellerDirectory for SellersOf {
+    async fn sellers(&self) -> Result<Vec<spsync_workflow::SellerAccount>, spsync_workflow::StoreError> {
+        Ok(vec![spsync_workflow::SellerAccount {
+            seller_id: SellerId::new(self.0),
+            marketplaces: vec![MarketplaceId::new(self.1)],
+            region: "na".into(),
+            credentials_secret: "unused".into(),
+            enabled: true,
+        }])
+    }
+    async fn seller(&self, _: &SellerId) -> Result<Option<spsync_workflow::SellerAccount>, spsync_workflow::StoreError> {
+        Ok(None)
+    }
+    async fn put_seller(&self, _: &spsync_workflow::SellerAccount) -> Result<(), spsync_workflow::StoreError> {
+        Ok(())
+    }
 }

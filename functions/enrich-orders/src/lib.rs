@@ -427,6 +427,7 @@ mod tests {
                     seller_id,
                     marketplace_id,
                     page_token: None,
+                    updated_after: None,
                 } => (seller_id.to_string(), marketplace_id.to_string()),
                 other => panic!("unexpected step {other:?}"),
             })

@@ -299,6 +299,7 @@ mod tests {
                 seller_id: SellerId::new("A1SIMSELLER0001"),
                 marketplace_id: MarketplaceId::new("ATVPDKIKX0DER"),
                 page_token: None,
+                updated_after: None,
             }]
         );
         let m = metrics(&w);

@@ -142,7 +142,7 @@ fn new_order(
 }
 
 /// A terminal status (Canceled, Fulfilled) outranks New.
-fn rank(status: OrderStatus) -> u8 {
+pub(crate) fn rank(status: OrderStatus) -> u8 {
     match status {
         OrderStatus::New => 0,
         OrderStatus::Canceled | OrderStatus::Fulfilled => 1,

@@ -433,11 +433,19 @@ impl Order {
             }
         }
         changed |= self.fill_item_ids(&e.items);
+        // Newer news from the API moves the order on: an order bought before the report's
+        // window and cancelled or shipped later is only ever seen here. The status never moves
+        // backwards (same rank rule as the import), and the newer `last_updated` makes an
+        // older report row that arrives later compare as stale instead of undoing this.
         if let (Some(status), Some(updated)) = (&e.amazon_status, e.last_updated)
             && updated > self.last_updated
-            && *status != self.amazon_status
         {
             self.amazon_status = status.clone();
+            let reported = crate::order_import::order_status_for(status);
+            if crate::order_import::rank(reported) > crate::order_import::rank(self.status) {
+                self.status = reported;
+            }
+            self.last_updated = updated;
             changed = true;
         }
         if changed {
@@ -886,33 +894,42 @@ mod tests {
     }
 
     #[test]
-    fn a_newer_amazon_status_word_is_recorded_but_status_is_left_to_the_report() {
+    fn newer_api_news_moves_the_order_on_and_older_news_does_not() {
+        let later = datetime!(2026-11-20 10:00 UTC);
         let cases = [
-            (
-                Some(datetime!(2026-11-20 10:00 UTC)),
-                AmazonOrderStatus::Unshipped,
-                true,
-            ),
-            (Some(T0), AmazonOrderStatus::Pending, false),
-            (
-                Some(datetime!(2026-11-20 08:00 UTC)),
-                AmazonOrderStatus::Pending,
-                false,
-            ),
-            (None, AmazonOrderStatus::Pending, false),
+            (Some(later), AmazonOrderStatus::Unshipped, AmazonOrderStatus::Unshipped, OrderStatus::New, later, true),
+            (Some(later), AmazonOrderStatus::Cancelled, AmazonOrderStatus::Cancelled, OrderStatus::Canceled, later, true),
+            (Some(later), AmazonOrderStatus::Shipped, AmazonOrderStatus::Shipped, OrderStatus::Fulfilled, later, true),
+            (Some(T0), AmazonOrderStatus::Unshipped, AmazonOrderStatus::Pending, OrderStatus::New, T0, false),
+            (Some(datetime!(2026-11-20 08:00 UTC)), AmazonOrderStatus::Cancelled, AmazonOrderStatus::Pending, OrderStatus::New, T0, false),
+            (None, AmazonOrderStatus::Cancelled, AmazonOrderStatus::Pending, OrderStatus::New, T0, false),
         ];
-        for (updated, expected, changed) in cases {
+        for (updated, word, want_word, want_status, want_updated, changed) in cases {
             let mut o = complete(pending_mfn());
             let mut e = enrichment(vec![]);
-            e.amazon_status = Some(AmazonOrderStatus::Unshipped);
+            e.amazon_status = Some(word.clone());
             e.last_updated = updated;
 
-            assert_eq!(o.apply_enrichment(&e, NOW), changed, "{updated:?}");
+            assert_eq!(o.apply_enrichment(&e, NOW), changed, "{updated:?} {word:?}");
 
-            assert_eq!(o.amazon_status, expected, "{updated:?}");
-            assert_eq!(o.status, OrderStatus::New);
-            assert_eq!(o.last_updated, T0, "last_updated stays the report's");
+            assert_eq!(o.amazon_status, want_word, "{updated:?} {word:?}");
+            assert_eq!(o.status, want_status, "{updated:?} {word:?}");
+            assert_eq!(o.last_updated, want_updated, "{updated:?} {word:?}");
         }
+    }
+
+    #[test]
+    fn api_news_never_moves_a_closed_order_back_to_new() {
+        let mut o = complete(pending_mfn());
+        o.status = OrderStatus::Canceled;
+        o.amazon_status = AmazonOrderStatus::Cancelled;
+        let mut e = enrichment(vec![]);
+        e.amazon_status = Some(AmazonOrderStatus::Unshipped);
+        e.last_updated = Some(datetime!(2026-11-21 10:00 UTC));
+
+        o.apply_enrichment(&e, NOW);
+
+        assert_eq!(o.status, OrderStatus::Canceled);
     }
 
     #[test]

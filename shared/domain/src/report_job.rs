@@ -118,6 +118,14 @@ pub struct ImportStats {
     pub fba: u64,
     /// Malformed rows.
     pub malformed_rows: u64,
+    /// Orders not imported because one of their rows was malformed (an order is never
+    /// stored with an item missing).
+    #[serde(default)]
+    pub held_back: u64,
+    /// Orders the store refused for good (e.g. over the item size limit); listed in
+    /// `row_errors`, the rest of the report is imported.
+    #[serde(default)]
+    pub failed_orders: u64,
     /// Columns of the header spsync does not know.
     pub unknown_columns: Vec<String>,
     /// The first malformed rows, `line: reason` (at most [`MAX_KEPT_ROW_ERRORS`]).
@@ -154,6 +162,11 @@ pub struct ReportJob {
     pub document_key: Option<String>,
     /// getReport calls made so far.
     pub polls: u32,
+    /// createReport calls started for this job. More than one means an earlier call may have
+    /// reached Amazon without us learning its report id: the next attempt first looks for that
+    /// report (getReports) instead of creating a second one.
+    #[serde(default)]
+    pub create_attempts: u32,
     /// Last processing status Amazon answered.
     pub last_status: Option<ProcessingStatus>,
     /// Why the job failed (FATAL, stuck, permanent error).
@@ -194,6 +207,7 @@ impl ReportJob {
             report_document_id: None,
             document_key: None,
             polls: 0,
+            create_attempts: 0,
             last_status: None,
             failure: None,
             replaces: None,

@@ -499,6 +499,28 @@ impl ReportsPort for SellerClients {
         .await
     }
 
+    async fn find_report(
+        &self,
+        seller: &SellerId,
+        report_type: &str,
+        marketplace: &MarketplaceId,
+        created_since: OffsetDateTime,
+    ) -> Result<Option<String>, ApiError> {
+        let mut query = crate::reports::GetReportsQuery::for_types([report_type]);
+        query.marketplace_ids = vec![marketplace.to_string()];
+        query.created_since = Some(created_since);
+        self.call(seller, Operation::GetReports, |client| async move {
+            let page = client.reports().get_reports(&query).await?;
+            Ok(page
+                .reports
+                .into_iter()
+                .filter(|r| r.created_time >= created_since)
+                .max_by_key(|r| r.created_time)
+                .map(|r| r.report_id))
+        })
+        .await
+    }
+
     async fn download_report_document(
         &self,
         seller: &SellerId,

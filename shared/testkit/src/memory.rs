@@ -33,6 +33,8 @@ pub enum FailOp {
     GetDocument,
     /// `StepQueue::send`.
     Send,
+    /// `put_order`, refused for good (as DynamoDB refuses an item over its size limit).
+    PutOrderPermanently,
 }
 
 #[derive(Default)]
@@ -301,6 +303,12 @@ impl OrderStore for MemoryOrderStore {
     ) -> Result<(), StoreError> {
         if self.failures.take(FailOp::PutOrder) {
             return Err(injected("put_order"));
+        }
+        if self.failures.take(FailOp::PutOrderPermanently) {
+            return Err(StoreError::Permanent {
+                operation: "put_order",
+                source: "injected: item too large".into(),
+            });
         }
         let key = (order.seller_id.to_string(), order.amazon_order_id.to_string());
         let mut orders = lock(&self.orders);

@@ -63,16 +63,21 @@ pub async fn enrich_orders(
         seller_id,
         marketplace_id,
         page_token,
+        updated_after,
     } = &message.step
     else {
         return Ok(StepOutcome::Ignored("not an EnrichOrders step"));
     };
     let now = ports.clock.now();
-    let cursor = ports
-        .jobs
-        .get_cursor(seller_id, marketplace_id, ENRICH_CURSOR)
-        .await?
-        .unwrap_or(now - settings.lookback);
+    // A resumed pass keeps the query its page token belongs to.
+    let cursor = match (page_token, updated_after) {
+        (Some(_), Some(after)) => *after,
+        _ => ports
+            .jobs
+            .get_cursor(seller_id, marketplace_id, ENRICH_CURSOR)
+            .await?
+            .unwrap_or(now - settings.lookback),
+    };
 
     let mut summary = EnrichSummary::default();
     let mut seen: HashSet<AmazonOrderId> = HashSet::new();
@@ -93,6 +98,7 @@ pub async fn enrich_orders(
                         seller_id: seller_id.clone(),
                         marketplace_id: marketplace_id.clone(),
                         page_token: token.clone(),
+                        updated_after: token.as_ref().map(|_| cursor),
                     };
                     info!(seller_id = %seller_id, retry_after_ms = retry_after.as_millis() as u64,
                           pages = summary.pages, "searchOrders throttled, pass re-queued");
@@ -113,7 +119,14 @@ pub async fn enrich_orders(
         }
     }
     // Only a complete pass moves the cursor; Amazon's own upper bound (not our clock) so no
-    // update that Amazon had not yet indexed is skipped.
+    // update that Amazon had not yet indexed is skipped; and never past the end of the newest
+    // imported report, so orders placed after it (not stored yet, skipped above) are seen
+    // again by the pass that follows their import instead of falling to getOrder one by one.
+    let imported_until = newest_import_end(ports.jobs, seller_id, marketplace_id).await?;
+    let pass_end = match (pass_end, imported_until) {
+        (Some(end), Some(limit)) => Some(end.min(limit)),
+        (end, _) => end,
+    };
     if let Some(end) = pass_end.filter(|end| *end > cursor) {
         ports
             .jobs
@@ -165,23 +178,53 @@ async fn apply_page(
     Ok(changed)
 }
 
+/// End of the data window of the newest imported order report of a seller and marketplace.
+async fn newest_import_end(
+    jobs: &dyn JobStore,
+    seller: &SellerId,
+    marketplace: &MarketplaceId,
+) -> Result<Option<OffsetDateTime>, WorkflowError> {
+    Ok(jobs
+        .recent_jobs(seller, marketplace, 10)
+        .await?
+        .into_iter()
+        .filter(|j| j.state == spsync_domain::JobState::Imported)
+        .map(|j| j.data_end)
+        .max())
+}
+
+/// Attempts for one enrichment write that lost a race with the import.
+const ENRICH_WRITE_ATTEMPTS: usize = 3;
+
 async fn apply_one(
     ports: &EnrichPorts<'_>,
     order: &mut spsync_domain::Order,
     e: &Enrichment,
     now: OffsetDateTime,
 ) -> Result<bool, WorkflowError> {
-    let expected = order.version;
-    if !order.apply_enrichment(e, now) {
-        return Ok(false);
+    for _ in 0..ENRICH_WRITE_ATTEMPTS {
+        let expected = order.version;
+        if !order.apply_enrichment(e, now) {
+            return Ok(false);
+        }
+        order.version = expected + 1;
+        match ports.orders.put_order(order, Some(expected)).await {
+            Ok(()) => return Ok(true),
+            // The import wrote it meanwhile: apply again on top of what it wrote.
+            Err(StoreError::ConditionFailed { .. }) => {
+                match ports
+                    .orders
+                    .get_order(&order.seller_id, &order.amazon_order_id)
+                    .await?
+                {
+                    Some(fresh) => *order = fresh,
+                    None => return Ok(false),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
-    order.version = expected + 1;
-    match ports.orders.put_order(order, Some(expected)).await {
-        Ok(()) => Ok(true),
-        // The import wrote it meanwhile; the next pass sees the newer order.
-        Err(StoreError::ConditionFailed { .. }) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    Ok(false)
 }
 
 async fn enrich_stragglers(
@@ -240,9 +283,17 @@ async fn enrich_stragglers(
 /// merchant-fulfilled order. A missing phone alone is not enough: Amazon often has none, and
 /// asking again on every pass would cost calls for nothing.
 fn worth_a_get_order(order: &spsync_domain::Order) -> bool {
+    // Only orders Amazon has released (Unshipped or partly shipped) and that are ours to
+    // ship: pre-orders and other states have their details withheld like Pending ones.
+    let released = matches!(
+        order.amazon_status,
+        AmazonOrderStatus::Unshipped | AmazonOrderStatus::PartiallyShipped
+    );
     let missing = order.missing();
-    order.needs_enrichment()
-        && (missing.order_item_ids || missing.recipient_address || missing.buyer_email)
+    released
+        && !order.is_fba()
+        && order.needs_enrichment()
+        && (missing.order_item_ids || missing.recipient_address)
 }
 
 /// The enrichment schedule: one EnrichOrders message per enabled seller × marketplace.
@@ -261,6 +312,7 @@ pub async fn schedule_enrichment(
                 seller_id: account.seller_id.clone(),
                 marketplace_id: marketplace.clone(),
                 page_token: None,
+                updated_after: None,
             };
             send_step(queue, clock, StepMessage::new(step), Duration::ZERO).await?;
             sent += 1;

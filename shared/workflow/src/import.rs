@@ -8,7 +8,7 @@
 //! in S3 for a human. A crash half-way is harmless: the redelivered step imports again, and
 //! orders already written compare as unchanged (no write).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use spsync_domain::{
@@ -65,6 +65,9 @@ pub async fn import_report(
         Err(StoreError::NotFound { .. }) => {
             return fail(ports, job, format!("document {doc_key} is not in the store")).await;
         }
+        Err(e) if e.retryability() == Retryability::Permanent => {
+            return fail(ports, job, format!("document {doc_key}: {e}")).await;
+        }
         Err(e) => return Err(e.into()),
     };
 
@@ -91,8 +94,22 @@ pub async fn import_report(
     }
     let mut chunk: Vec<ReportOrder> = Vec::with_capacity(CHUNK);
     let mut unreadable: Option<String> = None;
+    // Orders one of whose rows was malformed: the parser reports the row before the order it
+    // belongs to, and such an order is held back rather than stored without that item.
+    let mut interrupted: HashSet<String> = HashSet::new();
     for item in rows.by_ref() {
         match item {
+            Ok(order) if interrupted.contains(order.amazon_order_id.as_str()) => {
+                stats.orders += 1;
+                stats.held_back += 1;
+                keep_error(
+                    &mut stats,
+                    format!(
+                        "line {}: order {} held back: one of its rows is malformed",
+                        order.first_line, order.amazon_order_id
+                    ),
+                );
+            }
             Ok(order) => {
                 stats.orders += 1;
                 // An order whose rows are not adjacent comes out twice; the second part must
@@ -100,16 +117,20 @@ pub async fn import_report(
                 if chunk.len() == CHUNK
                     || chunk.iter().any(|o| o.amazon_order_id == order.amazon_order_id)
                 {
-                    import_chunk(ports, &job, &mut chunk, now, &mut stats).await?;
+                    if let Err(e) = import_chunk(ports, &job, &mut chunk, now, &mut stats).await {
+                        return give_up_or_retry(ports, job, e).await;
+                    }
                 }
                 chunk.push(order);
             }
             Err(spsync_domain::ReportRowError::Row(e)) => {
                 stats.malformed_rows += 1;
-                warn!(job_id = %job.job_id, line = e.line, reason = %e.reason, "malformed report row skipped");
-                if stats.row_errors.len() < MAX_KEPT_ROW_ERRORS {
-                    stats.row_errors.push(format!("line {}: {}", e.line, e.reason));
+                let reason = clip(&e.reason);
+                warn!(job_id = %job.job_id, line = e.line, reason = %reason, "malformed report row skipped");
+                if let Some(id) = e.amazon_order_id {
+                    interrupted.insert(id);
                 }
+                keep_error(&mut stats, format!("line {}: {reason}", e.line));
             }
             Err(spsync_domain::ReportRowError::Io(e)) => {
                 unreadable = Some(format!(
@@ -120,9 +141,25 @@ pub async fn import_report(
             }
         }
     }
-    import_chunk(ports, &job, &mut chunk, now, &mut stats).await?;
+    if let Err(e) = import_chunk(ports, &job, &mut chunk, now, &mut stats).await {
+        return give_up_or_retry(ports, job, e).await;
+    }
     stats.rows = rows.rows_read();
 
+    // Enrichment is sent before the job is closed: a crash between the two then costs a
+    // second (idempotent) pass instead of a lost one.
+    send_step(
+        ports.queue,
+        ports.clock,
+        StepMessage::new(Step::EnrichOrders {
+            seller_id: job.seller_id.clone(),
+            marketplace_id: job.marketplace_id.clone(),
+            page_token: None,
+            updated_after: None,
+        }),
+        Duration::ZERO,
+    )
+    .await?;
     let expected = job.version;
     job.stats = Some(stats.clone());
     job.updated_at = ports.clock.now();
@@ -146,17 +183,6 @@ pub async fn import_report(
         skipped_closed = stats.skipped_closed, fba = stats.fba, malformed_rows = stats.malformed_rows,
         "report imported"
     );
-    send_step(
-        ports.queue,
-        ports.clock,
-        StepMessage::new(Step::EnrichOrders {
-            seller_id: job.seller_id.clone(),
-            marketplace_id: job.marketplace_id.clone(),
-            page_token: None,
-        }),
-        Duration::ZERO,
-    )
-    .await?;
     Ok(StepOutcome::Finished(job.state))
 }
 
@@ -183,8 +209,27 @@ async fn import_chunk(
             stats.fba += 1;
         }
         let current = existing.remove(&incoming.amazon_order_id);
-        import_one(ports, &job.seller_id, &job.marketplace_id, current, &incoming, now, stats)
-            .await?;
+        match import_one(ports, &job.seller_id, &job.marketplace_id, current, &incoming, now, stats)
+            .await
+        {
+            Ok(()) => {}
+            // One order the store refuses for good does not stop the seller's imports.
+            Err(e) if e.retryability() == Retryability::Permanent => {
+                stats.failed_orders += 1;
+                warn!(job_id = %job.job_id, order_id = %incoming.amazon_order_id, error = %e,
+                      "order refused by the store");
+                keep_error(
+                    stats,
+                    format!(
+                        "line {}: order {} not stored: {}",
+                        incoming.first_line,
+                        incoming.amazon_order_id,
+                        clip(&e.to_string())
+                    ),
+                );
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
@@ -244,6 +289,23 @@ async fn import_one(
     .into())
 }
 
+/// Keeps the first [`MAX_KEPT_ROW_ERRORS`] messages on the job (all are logged and counted).
+fn keep_error(stats: &mut ImportStats, message: String) {
+    if stats.row_errors.len() < MAX_KEPT_ROW_ERRORS {
+        stats.row_errors.push(message);
+    }
+}
+
+/// Messages quote report cells: keep them short (the job item has a size limit, and a cell
+/// shifted by a stray tab may hold buyer data).
+fn clip(text: &str) -> String {
+    const MAX: usize = 160;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
 async fn put(
     ports: &ImportPorts<'_>,
     order: &Order,
@@ -253,6 +315,21 @@ async fn put(
         Ok(()) => Ok(true),
         Err(StoreError::ConditionFailed { .. }) => Ok(false),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// A chunk failed: transient errors go back to SQS (the redelivery imports again, orders
+/// already written compare unchanged); a permanent one fails the job, freeing the seller's
+/// slot, instead of replaying forever.
+async fn give_up_or_retry(
+    ports: &ImportPorts<'_>,
+    job: ReportJob,
+    error: WorkflowError,
+) -> Result<StepOutcome, WorkflowError> {
+    if error.retryability() == Retryability::Permanent {
+        fail(ports, job, format!("import stopped: {}", clip(&error.to_string()))).await
+    } else {
+        Err(error)
     }
 }
 

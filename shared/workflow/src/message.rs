@@ -49,6 +49,14 @@ pub enum Step {
         /// searchOrders page token when a throttle interrupted a pass.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         page_token: Option<String>,
+        /// The `lastUpdatedAfter` the interrupted pass searched with: a page token is only
+        /// valid with the query it came from, even if another pass moved the cursor since.
+        #[serde(
+            default,
+            with = "time::serde::rfc3339::option",
+            skip_serializing_if = "Option::is_none"
+        )]
+        updated_after: Option<OffsetDateTime>,
     },
 }
 
@@ -104,6 +112,11 @@ pub struct StepMessage {
     /// W3C trace parent of the step that sent this message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_parent: Option<String>,
+    /// The job version the sender wrote just before sending. A message whose job has moved
+    /// to another version since is a leftover of a duplicate chain and is dropped, so two
+    /// chains of one job never both run (SQS is at-least-once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_version: Option<u64>,
 }
 
 /// A message body that is not a step message of this version.
@@ -129,7 +142,14 @@ impl StepMessage {
             attempt: 0,
             not_before: None,
             trace_parent: None,
+            job_version: None,
         }
+    }
+
+    /// The same message, bound to the job version its sender just wrote.
+    pub fn for_version(mut self, version: u64) -> Self {
+        self.job_version = Some(version);
+        self
     }
 
     /// The same step, one attempt later.
@@ -200,6 +220,7 @@ mod tests {
             seller_id: SellerId::new("A1"),
             marketplace_id: MarketplaceId::new("M"),
             page_token: Some("tok".into()),
+            updated_after: None,
         });
         m.not_before = Some(datetime!(2026-11-20 10:00 UTC));
         m.attempt = 4;

@@ -203,6 +203,19 @@ pub trait ReportsApi: Send + Sync {
     -> Result<ReportStatus, ApiError>;
     /// cancelReport (only IN_QUEUE reports can be cancelled at Amazon).
     async fn cancel_report(&self, seller: &SellerId, report_id: &str) -> Result<(), ApiError>;
+    /// getReports: the newest report of this type and marketplace created at or after
+    /// `created_since`, if any. Used to adopt a report whose createReport answer was lost.
+    /// The default (for fakes that cannot search) finds nothing.
+    async fn find_report(
+        &self,
+        seller: &SellerId,
+        report_type: &str,
+        marketplace: &MarketplaceId,
+        created_since: OffsetDateTime,
+    ) -> Result<Option<String>, ApiError> {
+        let _ = (seller, report_type, marketplace, created_since);
+        Ok(None)
+    }
     /// getReportDocument and the download of its presigned URL, raw.
     async fn download_report_document(
         &self,

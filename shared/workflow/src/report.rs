@@ -80,23 +80,44 @@ pub async fn start_report(
     marketplace: &MarketplaceId,
     settings: &FlowSettings,
 ) -> Result<StartOutcome, WorkflowError> {
+    start_job(ports, seller, marketplace, settings, None).await
+}
+
+async fn start_job(
+    ports: &ReportPorts<'_>,
+    seller: &SellerId,
+    marketplace: &MarketplaceId,
+    settings: &FlowSettings,
+    replaces: Option<JobId>,
+) -> Result<StartOutcome, WorkflowError> {
     let now = ports.clock.now();
     let report_type = ORDERS_REPORT_TYPE;
-    let previous = ports
+    let mut previous = ports
         .jobs
         .active_job(seller, marketplace, report_type)
         .await?;
-    if let Some(active) = &previous {
+    if let Some(active) = previous.clone() {
         let key = JobKey {
             seller_id: seller.clone(),
             marketplace_id: marketplace.clone(),
             job_id: active.clone(),
         };
         match ports.jobs.get_job(&key).await? {
+            Some(job) if !job.state.is_terminal() && now - job.created_at >= abandon_after(settings) => {
+                // Last resort: a job that made no way for far longer than a report may take
+                // (its steps keep failing, or its messages went to the dead-letter queue) is
+                // ended so the seller's imports go on; the next job covers the same window.
+                abandon(ports, job, settings).await?;
+                previous = ports
+                    .jobs
+                    .active_job(seller, marketplace, report_type)
+                    .await?;
+            }
             Some(job) if !job.state.is_terminal() => {
                 // A crash may have lost the job's next message (e.g. between storing the
                 // document and sending ImportReport): a job that has not moved for a while
-                // gets its step sent again. Steps are idempotent, so a duplicate is harmless.
+                // gets its step sent again. The message is bound to the job's version, so if
+                // the old chain is alive after all, only one of the two goes on.
                 if now - job.updated_at >= NUDGE_AFTER {
                     let step = match job.state {
                         JobState::Stored => Step::ImportReport { job: key.clone() },
@@ -104,8 +125,8 @@ pub async fn start_report(
                     };
                     info!(job_id = %job.job_id, state = job.state.as_str(), step = step.name(),
                           "stalled job nudged");
-                    send_step(ports.queue, ports.clock, StepMessage::new(step), Duration::ZERO)
-                        .await?;
+                    let message = StepMessage::new(step).for_version(job.version);
+                    send_step(ports.queue, ports.clock, message, Duration::ZERO).await?;
                 }
                 return Ok(StartOutcome::Reused(job.job_id));
             }
@@ -115,7 +136,7 @@ pub async fn start_report(
     }
 
     let job_id = JobId::generate(now, random_suffix(seller, marketplace, now));
-    let job = ReportJob::new(
+    let mut job = ReportJob::new(
         job_id.clone(),
         seller.clone(),
         marketplace.clone(),
@@ -123,9 +144,11 @@ pub async fn start_report(
         settings.lookback,
         now,
     );
-    // Claim the slot first: two schedules firing at once cannot both start a job (the loser
-    // sees ConditionFailed and reuses the winner's). A crash after the claim leaves the slot
-    // pointing at a job that does not exist, which the next schedule replaces (above).
+    job.replaces = replaces;
+    // The job is written before it claims the slot, so a concurrent start never sees a slot
+    // pointing at a job that does not exist yet. Two starts at once: one claim wins, the
+    // loser's job is closed at once (no message was sent for it) and the winner's is reused.
+    ports.jobs.put_job(&job, None).await?;
     match ports
         .jobs
         .claim_active(seller, marketplace, report_type, &job_id, previous.as_ref())
@@ -133,6 +156,11 @@ pub async fn start_report(
     {
         Ok(()) => {}
         Err(StoreError::ConditionFailed { .. }) => {
+            let expected = job.version;
+            job.state = JobState::Failed;
+            job.failure = Some("another start claimed the seller's report slot first".into());
+            job.version += 1;
+            write_job(ports.jobs, &job, expected).await?;
             let winner = ports
                 .jobs
                 .active_job(seller, marketplace, report_type)
@@ -144,7 +172,6 @@ pub async fn start_report(
         }
         Err(e) => return Err(e.into()),
     }
-    ports.jobs.put_job(&job, None).await?;
     let key = JobKey {
         seller_id: seller.clone(),
         marketplace_id: marketplace.clone(),
@@ -153,7 +180,7 @@ pub async fn start_report(
     send_step(
         ports.queue,
         ports.clock,
-        StepMessage::new(Step::PollReport { job: key }),
+        StepMessage::new(Step::PollReport { job: key }).for_version(job.version),
         FIRST_STEP_DELAY,
     )
     .await?;
@@ -170,6 +197,47 @@ fn random_suffix(seller: &SellerId, marketplace: &MarketplaceId, now: time::Offs
     SplitMix64::new(seed).next_u64()
 }
 
+/// Wait before trying a createReport again whose outcome was unknown: 1, 2, 4 ... 15 min.
+fn transient_backoff(attempt: u32) -> Duration {
+    Duration::from_secs(60u64.saturating_mul(1 << attempt.min(4))).min(MAX_QUEUE_DELAY)
+}
+
+/// How old a live job may get before the schedule gives up on it.
+fn abandon_after(settings: &FlowSettings) -> Duration {
+    settings.stuck_after * 2
+}
+
+/// Ends a job that made no way (best-effort cancel at Amazon) and frees the slot.
+async fn abandon(
+    ports: &ReportPorts<'_>,
+    mut job: ReportJob,
+    settings: &FlowSettings,
+) -> Result<(), WorkflowError> {
+    if let Some(report_id) = job.report_id.clone()
+        && job.state == JobState::InProgress
+        && let Err(e) = ports.reports.cancel_report(&job.seller_id, &report_id).await
+    {
+        warn!(job_id = %job.job_id, error = %e, "abandoned report not cancelled at Amazon");
+    }
+    let expected = job.version;
+    job.failure = Some(format!(
+        "no progress in {} min (state {}): abandoned, a new job covers the window",
+        abandon_after(settings).as_secs() / 60,
+        job.state.as_str()
+    ));
+    job.state = JobState::Failed;
+    job.updated_at = ports.clock.now();
+    job.version += 1;
+    if write_job(ports.jobs, &job, expected).await? {
+        warn!(job_id = %job.job_id, "stalled report job abandoned");
+        ports
+            .jobs
+            .release_active(&job.seller_id, &job.marketplace_id, &job.report_type, &job.job_id)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The PollReport step.
 #[instrument(skip_all, fields(job_id = tracing::field::Empty, step = "PollReport", attempt = message.attempt))]
 pub async fn poll_report(
@@ -184,6 +252,24 @@ pub async fn poll_report(
     let Some(job) = ports.jobs.get_job(key).await? else {
         return Ok(StepOutcome::Ignored("job not found"));
     };
+    // Chains of PollReport messages are bound to job versions: an older version is the
+    // leftover of a duplicate chain (dropped), a newer one was sent just before its job
+    // write, which is not visible yet (retried). A stored job takes any PollReport: all it
+    // does is hand over to the import again, which is harmless.
+    if job.state != JobState::Stored {
+        match message.job_version {
+            Some(v) if v < job.version => {
+                return Ok(StepOutcome::Ignored("stale message of a duplicate chain"));
+            }
+            Some(v) if v > job.version => {
+                return Err(StoreError::ConditionFailed {
+                    what: format!("job {} not yet at version {v}", job.job_id),
+                }
+                .into());
+            }
+            _ => {}
+        }
+    }
     match job.state {
         JobState::Requested => create_report(ports, message, job).await,
         JobState::InProgress => poll_once(ports, message, job, settings).await,
@@ -192,7 +278,7 @@ pub async fn poll_report(
             send_step(
                 ports.queue,
                 ports.clock,
-                StepMessage::new(Step::ImportReport { job: key.clone() }),
+                StepMessage::new(Step::ImportReport { job: key.clone() }).for_version(job.version),
                 Duration::ZERO,
             )
             .await?;
@@ -209,30 +295,84 @@ async fn create_report(
     message: &StepMessage,
     mut job: ReportJob,
 ) -> Result<StepOutcome, WorkflowError> {
-    let created = ports
-        .reports
-        .create_report(
-            &job.seller_id,
-            &job.report_type,
-            &job.marketplace_id,
-            job.data_start,
-            job.data_end,
-        )
-        .await;
-    let report_id = match created {
-        Ok(id) => id,
-        Err(e) => return retry_or_fail(ports, message, job, e.into()).await,
+    // An earlier attempt may have reached Amazon (a timeout, a crash before its answer was
+    // written): adopt that report rather than create a second one.
+    let adopted = if job.create_attempts > 0 {
+        match ports
+            .reports
+            .find_report(&job.seller_id, &job.report_type, &job.marketplace_id, job.created_at)
+            .await
+        {
+            Ok(found) => found,
+            Err(e) => return retry_or_fail(ports, message, job, e.into()).await,
+        }
+    } else {
+        None
+    };
+    let report_id = match adopted {
+        Some(id) => {
+            info!(job_id = %job.job_id, report_id = %id, "report of an earlier attempt adopted");
+            id
+        }
+        None => {
+            // Claim the attempt first: of two deliveries of this step, only the one whose
+            // conditional write wins calls createReport.
+            let expected = job.version;
+            job.create_attempts += 1;
+            job.updated_at = ports.clock.now();
+            job.version += 1;
+            if !write_job(ports.jobs, &job, expected).await? {
+                return Ok(StepOutcome::Ignored("another delivery is creating the report"));
+            }
+            let created = ports
+                .reports
+                .create_report(
+                    &job.seller_id,
+                    &job.report_type,
+                    &job.marketplace_id,
+                    job.data_start,
+                    job.data_end,
+                )
+                .await;
+            match created {
+                Ok(id) => id,
+                Err(e) => {
+                    let e: WorkflowError = e.into();
+                    let retry = message.clone().for_version(job.version);
+                    if e.retryability() == Retryability::Transient {
+                        // The claim above moved the job's version, so a redelivery of this
+                        // message would be dropped as stale: come back ourselves, and adopt
+                        // the report then if the failed call reached Amazon after all.
+                        let delay = transient_backoff(message.attempt);
+                        warn!(job_id = %job.job_id, error = %e, delay_s = delay.as_secs(),
+                              "createReport outcome unknown, step re-queued");
+                        send_step(ports.queue, ports.clock, retry.next_attempt(), delay).await?;
+                        return Ok(StepOutcome::Requeued(delay));
+                    }
+                    return retry_or_fail(ports, &retry, job, e).await;
+                }
+            }
+        }
     };
     let expected = job.version;
     job.report_id = Some(report_id.clone());
     job.state = JobState::InProgress;
     job.updated_at = ports.clock.now();
     job.version += 1;
+    // Send, then write: if the write is lost the sent message meets the job one version
+    // behind and is retried; if two deliveries both get here, their two chains meet at the
+    // next version and one of them is dropped.
+    let delay = spsync_domain::poll_delay(0);
+    send_step(
+        ports.queue,
+        ports.clock,
+        message.next_attempt().for_version(job.version),
+        delay,
+    )
+    .await?;
     if !write_job(ports.jobs, &job, expected).await? {
         return Ok(StepOutcome::Ignored("job changed concurrently"));
     }
-    let delay = spsync_domain::poll_delay(0);
-    send_step(ports.queue, ports.clock, message.next_attempt(), delay).await?;
     info!(job_id = %job.job_id, report_id = %report_id, delay_s = delay.as_secs(), "report requested");
     Ok(StepOutcome::Requeued(delay))
 }
@@ -266,10 +406,17 @@ async fn poll_once(
     info!(job_id = %job.job_id, processing_status = ?status.processing_status, polls = job.polls, "report polled");
     match decision {
         PollDecision::PollAgainAfter(delay) => {
+            // Send, then write (see `create_report`).
+            send_step(
+                ports.queue,
+                ports.clock,
+                message.next_attempt().for_version(job.version),
+                delay,
+            )
+            .await?;
             if !write_job(ports.jobs, &job, expected).await? {
                 return Ok(StepOutcome::Ignored("job changed concurrently"));
             }
-            send_step(ports.queue, ports.clock, message.next_attempt(), delay).await?;
             Ok(StepOutcome::Requeued(delay))
         }
         PollDecision::Fetch { report_document_id } => {
@@ -321,7 +468,7 @@ async fn fetch_and_store(
     let report_id = job.report_id.clone().unwrap_or_default();
     let key = job.document_key_for(&report_id);
     let bytes = doc.bytes.len();
-    ports
+    if let Err(e) = ports
         .documents
         .put_document(
             &key,
@@ -331,7 +478,11 @@ async fn fetch_and_store(
                 gzip: doc.gzip,
             },
         )
-        .await?;
+        .await
+    {
+        job.version = expected;
+        return retry_or_fail(ports, message, job, e.into()).await;
+    }
     job.report_document_id = Some(report_document_id);
     job.document_key = Some(key.clone());
     job.state = JobState::Stored;
@@ -347,7 +498,7 @@ async fn fetch_and_store(
     send_step(
         ports.queue,
         ports.clock,
-        StepMessage::new(Step::ImportReport { job: job_key }),
+        StepMessage::new(Step::ImportReport { job: job_key }).for_version(job.version),
         Duration::ZERO,
     )
     .await?;
@@ -382,22 +533,7 @@ async fn replace_stuck(
         .jobs
         .release_active(&seller, &marketplace, &job.report_type, &old)
         .await?;
-    match start_report(ports, &seller, &marketplace, settings).await? {
-        StartOutcome::Started(new_id) => {
-            let key = JobKey {
-                seller_id: seller,
-                marketplace_id: marketplace,
-                job_id: new_id,
-            };
-            if let Some(mut new_job) = ports.jobs.get_job(&key).await? {
-                let v = new_job.version;
-                new_job.replaces = Some(old);
-                new_job.version += 1;
-                write_job(ports.jobs, &new_job, v).await?;
-            }
-        }
-        StartOutcome::Reused(_) => {}
-    }
+    start_job(ports, &seller, &marketplace, settings, Some(old)).await?;
     Ok(StepOutcome::Finished(JobState::Failed))
 }
 
