@@ -12,4 +12,5 @@ mod orders_against_sim;
 mod report_steps;
 mod scenario_file;
 mod seller_clients;
+mod stack;
 mod support;

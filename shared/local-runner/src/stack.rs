@@ -1,0 +1,968 @@
+//! Stack mode: moto + the simulator + the stack of `template.yaml`, driven tick by tick of
+//! simulated time.
+//!
+//! A tick (default 30 simulated seconds): advance the simulator's clock; send the delayed
+//! step messages that fell due ([`Outbox`]); make failed messages whose visibility timeout
+//! passed visible again ([`RetryLedger`]); fire every schedule that is due (all of them at
+//! start); then drain every SQS event source, one batch per source in turn, until a full pass
+//! receives nothing. A tick where nothing was sent, released or fired receives nothing: no
+//! one else writes to the stack's queues.
+//!
+//! After the requested hours the runner keeps ticking without schedules until the outbox
+//! and the failed messages are empty (at most [`StackOptions::max_settle`]), so a run ends
+//! with finished jobs rather than half-polled ones.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::{Message, QueueAttributeName};
+use serde_json::{Value, json};
+use spsync_aws::{
+    AwsClients, DynamoJobStore, DynamoOrderStore, ProvisionClients, Stack, Template,
+    provision_stack,
+};
+use spsync_domain::{MarketplaceId, ORDERS_REPORT_TYPE, SellerId};
+use spsync_sim::scenario::Scenario;
+use spsync_sim::state::VerbatimDocument;
+use spsync_sim::{SimOptions, SimServer};
+use spsync_testkit::moto::MotoServer;
+use spsync_workflow::{Clock, SellerAccount, SellerDirectory};
+use time::OffsetDateTime;
+
+use crate::delay_queue::Outbox;
+use crate::error::{RunnerError, aws_error};
+use crate::event_source::{RetryLedger, SqsSource, delete, failed_ids, lambda_event, receive};
+use crate::functions::{FunctionHost, LocalPorts};
+use crate::marketplaces::region_of;
+use crate::schedule::{RateSchedule, ScheduleTimer};
+use crate::sim_clock::SimTimeClock;
+use crate::summary::{
+    DocumentCounts, Efficiency, ImportTotals, Leftovers, OrderCounts, SellerOrders, SpApiTraffic,
+    StackState, Summary, rfc3339,
+};
+use crate::transcript::{Invocation, Outcome, Transcript, Trigger, describe_steps};
+
+/// The example world: two sellers (US; UK + DE) with three days of orders.
+pub const TWO_SELLERS_SCENARIO: &str = include_str!("../../spapi-sim/scenarios/two-sellers.json");
+
+/// Region of the local stack (the template resolver's `AWS::Region`).
+pub const LOCAL_REGION: &str = "us-east-1";
+
+/// Logical ids the runner reads directly (seller registry, summary, CLI environment).
+const JOBS_TABLE: &str = "JobsTable";
+const ORDERS_TABLE: &str = "OrdersTable";
+
+/// The workspace's `template.yaml`.
+pub fn default_template_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml")
+}
+
+/// The secret holding a seller's LWA credentials (what `spsync sellers add` expects too).
+pub fn seller_secret_name(seller: &str) -> String {
+    format!("spsync/sellers/{seller}")
+}
+
+/// How to build and drive the local stack.
+pub struct StackOptions {
+    /// The simulator's world (its clock is frozen: the runner moves it).
+    pub scenario: Scenario,
+    /// The template's YAML.
+    pub template_yaml: String,
+    /// Stack name (prefix of generated physical names; reused when it exists).
+    pub stack_name: String,
+    /// Use this moto instead of starting one.
+    pub moto_endpoint: Option<String>,
+    /// Simulated hours during which schedules fire.
+    pub hours: f64,
+    /// Simulated time per tick.
+    pub tick: Duration,
+    /// Longest settling after the hours (no schedules; delayed and failed messages finish).
+    pub max_settle: Duration,
+    /// Most invocations in one tick.
+    pub max_invocations_per_tick: u32,
+    /// Simulated lifetime of a warm container.
+    pub container_lifetime: Duration,
+    /// A document served verbatim as the next order report.
+    pub report_document: Option<VerbatimDocument>,
+    /// Where the transcript goes (`None`: counted only).
+    pub transcript: Option<Box<dyn Write + Send>>,
+}
+
+impl std::fmt::Debug for StackOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackOptions")
+            .field("stack_name", &self.stack_name)
+            .field("hours", &self.hours)
+            .field("tick", &self.tick)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StackOptions {
+    /// Defaults for a scenario and a template: 8 hours, 30 s ticks, settle ≤ 1 hour.
+    pub fn new(scenario: Scenario, template_yaml: String) -> Self {
+        Self {
+            scenario,
+            template_yaml,
+            stack_name: "spsync-local".into(),
+            moto_endpoint: None,
+            hours: 8.0,
+            tick: Duration::from_secs(30),
+            max_settle: Duration::from_secs(3600),
+            max_invocations_per_tick: 500,
+            container_lifetime: Duration::from_secs(900),
+            report_document: None,
+            transcript: None,
+        }
+    }
+}
+
+/// Reads a scenario file (`None`: the two-sellers example).
+pub fn load_scenario(path: Option<&Path>) -> Result<Scenario, RunnerError> {
+    let (label, text) = match path {
+        Some(p) => (
+            p.display().to_string(),
+            std::fs::read_to_string(p).map_err(|source| RunnerError::Io {
+                path: p.display().to_string(),
+                source,
+            })?,
+        ),
+        None => (
+            "two-sellers (built in)".to_owned(),
+            TWO_SELLERS_SCENARIO.to_owned(),
+        ),
+    };
+    Scenario::from_json(&text).map_err(|e| RunnerError::Scenario {
+        path: label,
+        reason: e.to_string(),
+    })
+}
+
+/// Reads an order report document to serve verbatim: a GZIP file is unpacked and served
+/// GZIP-compressed again (as Amazon serves large reports), anything else as is.
+pub fn load_report_document(path: &Path, charset: &str) -> Result<VerbatimDocument, RunnerError> {
+    let io = |source| RunnerError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let raw = std::fs::read(path).map_err(io)?;
+    let (bytes, gzip) = if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&raw[..]), &mut out)
+            .map_err(io)?;
+        (out, true)
+    } else {
+        (raw, false)
+    };
+    Ok(VerbatimDocument {
+        bytes: bytes.into(),
+        charset: charset.to_owned(),
+        gzip,
+    })
+}
+
+struct ScheduleSource {
+    function: String,
+    name: String,
+    expression: String,
+    input: Value,
+    timer: ScheduleTimer,
+}
+
+/// SP-API calls and imported orders at one instant (for the second-half ratio).
+#[derive(Debug, Clone)]
+struct Snapshot {
+    at: OffsetDateTime,
+    traffic: SpApiTraffic,
+    orders_read: u64,
+}
+
+/// The running local stack.
+pub struct LocalStack {
+    moto: Option<MotoServer>,
+    endpoint: String,
+    sim: SimServer,
+    clients: AwsClients,
+    stack: Stack,
+    clock: Arc<SimTimeClock>,
+    outbox: Arc<Outbox>,
+    ports: LocalPorts,
+    functions: BTreeMap<String, FunctionHost>,
+    sources: Vec<SqsSource>,
+    schedules: Vec<ScheduleSource>,
+    ledger: RetryLedger,
+    transcript: Transcript,
+    start: OffsetDateTime,
+    ticks: u64,
+    backlog: bool,
+    hours: f64,
+    end: OffsetDateTime,
+    middle: OffsetDateTime,
+    half: Option<Snapshot>,
+    wall_start: Instant,
+    tick: Duration,
+    max_settle: Duration,
+    max_invocations_per_tick: u32,
+    container_lifetime: Duration,
+}
+
+impl std::fmt::Debug for LocalStack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalStack")
+            .field("endpoint", &self.endpoint)
+            .field("stack", &self.stack.stack_name)
+            .field("ticks", &self.ticks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalStack {
+    /// Starts moto (unless given) and the simulator, provisions the stack from the template,
+    /// registers the scenario's sellers and their secrets, and wires every function.
+    pub async fn start(options: StackOptions) -> Result<Self, RunnerError> {
+        let StackOptions {
+            mut scenario,
+            template_yaml,
+            stack_name,
+            moto_endpoint,
+            hours,
+            tick,
+            max_settle,
+            max_invocations_per_tick,
+            container_lifetime,
+            report_document,
+            transcript,
+        } = options;
+        let wall_start = Instant::now();
+        let span = Duration::from_secs_f64(hours.clamp(0.0, 24.0 * 365.0) * 3600.0);
+        // Parse first: a template the runner cannot drive fails before anything starts.
+        let template = Template::parse(&template_yaml).map_err(|e| RunnerError::Stack(e.into()))?;
+
+        let (moto, endpoint) = match moto_endpoint {
+            Some(url) => (None, url),
+            None => {
+                let binary = MotoServer::binary();
+                if !binary.is_file() {
+                    return Err(RunnerError::Stack(
+                        format!(
+                            "moto_server not found at {}: run `make venv` (or pass --moto-endpoint)",
+                            binary.display()
+                        )
+                        .into(),
+                    ));
+                }
+                let server = MotoServer::start_binary(binary).await;
+                let endpoint = server.endpoint();
+                (Some(server), endpoint)
+            }
+        };
+
+        // The runner alone moves simulated time.
+        scenario.clock.speed = 0.0;
+        let sellers: Vec<_> = scenario.sellers.clone();
+        let sim = SimServer::start_on_free_port(SimOptions::new(scenario)).await?;
+        if let Some(doc) = report_document {
+            sim.sim().serve_next_document(ORDERS_REPORT_TYPE, doc);
+        }
+
+        let clients = AwsClients::for_endpoint(&endpoint, LOCAL_REGION).await;
+        let mut overrides = BTreeMap::new();
+        for (name, value) in [("SpApiEndpoint", sim.url()), ("LwaEndpoint", sim.lwa_url())] {
+            if template.parameters().contains_key(name) {
+                overrides.insert(name.to_owned(), value);
+            }
+        }
+        let stack = provision_stack(
+            &ProvisionClients::from(&clients),
+            &template,
+            &stack_name,
+            &overrides,
+        )
+        .await
+        .map_err(|e| RunnerError::Stack(e.into()))?;
+
+        let jobs_table = table_name(&stack, JOBS_TABLE)?;
+        let registry = DynamoJobStore::new(clients.dynamodb.clone(), jobs_table);
+        for seller in &sellers {
+            register_seller(&clients, &registry, seller).await?;
+        }
+
+        let clock = Arc::new(SimTimeClock::new(Arc::clone(sim.sim())));
+        let outbox = Outbox::new(clock.clone());
+        let ports = LocalPorts {
+            clients: clients.clone(),
+            clock: clock.clone(),
+            outbox: Arc::clone(&outbox),
+        };
+        let start = clock.now();
+        let mut functions = BTreeMap::new();
+        let mut sources = Vec::new();
+        let mut schedules = Vec::new();
+        for wiring in &stack.functions {
+            functions.insert(
+                wiring.binary.clone(),
+                FunctionHost::new(wiring.binary.clone(), wiring.env.clone(), wiring.timeout),
+            );
+            for event in wiring.schedule_events.iter().filter(|e| e.enabled) {
+                let rate = RateSchedule::parse(&event.expression)?;
+                let input = match &event.input {
+                    Some(text) => {
+                        serde_json::from_str(text).map_err(|e| RunnerError::Function {
+                            function: wiring.binary.clone(),
+                            reason: format!("schedule {} Input is not JSON: {e}", event.name),
+                        })?
+                    }
+                    None => Value::Null,
+                };
+                schedules.push(ScheduleSource {
+                    function: wiring.binary.clone(),
+                    name: event.name.clone(),
+                    expression: event.expression.clone(),
+                    input,
+                    timer: ScheduleTimer::new(rate, start),
+                });
+            }
+            for event in wiring.sqs_events.iter().filter(|e| e.enabled) {
+                let queue = stack.queue(&event.queue).ok_or_else(|| {
+                    RunnerError::Stack(format!("queue {} was not provisioned", event.queue).into())
+                })?;
+                sources.push(SqsSource {
+                    function: wiring.binary.clone(),
+                    queue_url: event.queue_url.clone(),
+                    queue_arn: event.queue_arn.clone(),
+                    batch_size: u32::try_from(event.batch_size).unwrap_or(u32::MAX),
+                    report_batch_item_failures: event.report_batch_item_failures,
+                    visibility_timeout: queue.visibility_timeout,
+                    region: LOCAL_REGION.to_owned(),
+                });
+            }
+        }
+
+        let mut transcript = Transcript::new(transcript);
+        transcript.note(&format!(
+            "# stack {} on {} ({} functions, {} schedules, {} queues as event sources); simulator {} at {}",
+            stack.stack_name,
+            endpoint,
+            functions.len(),
+            schedules.len(),
+            sources.len(),
+            sim.url(),
+            rfc3339(start)
+        ));
+        Ok(Self {
+            moto,
+            endpoint,
+            sim,
+            clients,
+            stack,
+            clock,
+            outbox,
+            ports,
+            functions,
+            sources,
+            schedules,
+            ledger: RetryLedger::default(),
+            transcript,
+            start,
+            ticks: 0,
+            backlog: false,
+            hours,
+            end: start + span,
+            middle: start + span / 2,
+            half: None,
+            wall_start,
+            tick,
+            max_settle,
+            max_invocations_per_tick,
+            container_lifetime,
+        })
+    }
+
+    /// Runs the configured hours, settles, and summarises what the stack holds.
+    pub async fn run(&mut self) -> Result<Summary, RunnerError> {
+        self.run_until(self.end).await?;
+        self.settle().await?;
+        self.summary().await
+    }
+
+    /// Ticks with schedules until simulated time reaches `until` (at most the run's end).
+    /// The SP-API calls and imported orders are noted when the run's midpoint is crossed.
+    pub async fn run_until(&mut self, until: OffsetDateTime) -> Result<(), RunnerError> {
+        let until = until.min(self.end);
+        while self.clock.now() < until {
+            if self.half.is_none() && self.clock.now() >= self.middle {
+                self.half = Some(self.snapshot().await?);
+            }
+            self.tick(true).await?;
+            self.advance();
+        }
+        Ok(())
+    }
+
+    /// Ticks without schedules until no delayed or failed message is left (at most
+    /// [`StackOptions::max_settle`] of simulated time).
+    pub async fn settle(&mut self) -> Result<(), RunnerError> {
+        let settle_until = self.clock.now() + self.max_settle;
+        self.transcript.note(&format!(
+            "# {}: schedules stop; settling",
+            rfc3339(self.clock.now())
+        ));
+        loop {
+            self.tick(false).await?;
+            let busy = self.outbox.pending() > 0 || !self.ledger.is_empty() || self.backlog;
+            if !busy || self.clock.now() >= settle_until {
+                break;
+            }
+            self.advance();
+        }
+        self.transcript
+            .note(&format!("# {}: run ended", rfc3339(self.clock.now())));
+        self.transcript.flush();
+        Ok(())
+    }
+
+    /// When the schedules stop.
+    pub fn end(&self) -> OffsetDateTime {
+        self.end
+    }
+
+    /// When the run started (simulated).
+    pub fn start_time(&self) -> OffsetDateTime {
+        self.start
+    }
+
+    fn advance(&self) {
+        self.sim.sim().advance_clock(self.tick);
+    }
+
+    /// One tick at the current simulated time (`fire`: schedules may fire).
+    pub async fn tick(&mut self, fire: bool) -> Result<(), RunnerError> {
+        let now = self.clock.now();
+        let mut active = self.backlog;
+        active |= self.outbox.release_due().await? > 0;
+        active |= self.ledger.release_due(&self.clients.sqs, now).await? > 0;
+        if fire {
+            for i in 0..self.schedules.len() {
+                let due = self.schedules[i].timer.take_due(now);
+                for _ in 0..due {
+                    self.invoke_schedule(i, now).await?;
+                    active = true;
+                }
+            }
+        }
+        active |= !self.outbox.take_touched().is_empty();
+        if active {
+            self.drain(now).await?;
+        }
+        self.ticks += 1;
+        Ok(())
+    }
+
+    async fn drain(&mut self, now: OffsetDateTime) -> Result<(), RunnerError> {
+        let mut invocations = 0u32;
+        loop {
+            let mut received_any = false;
+            for i in 0..self.sources.len() {
+                let source = self.sources[i].clone();
+                let messages = receive(&self.clients.sqs, &source).await?;
+                if messages.is_empty() {
+                    continue;
+                }
+                received_any = true;
+                self.invoke_sqs(&source, messages, now).await?;
+                invocations += 1;
+                if invocations >= self.max_invocations_per_tick {
+                    self.backlog = true;
+                    self.transcript.note(&format!(
+                        "# {}: {invocations} invocations in one tick; the rest waits for the next tick",
+                        rfc3339(now)
+                    ));
+                    return Ok(());
+                }
+            }
+            if !received_any {
+                self.backlog = false;
+                return Ok(());
+            }
+        }
+    }
+
+    fn container(
+        &mut self,
+        function: &str,
+        now: OffsetDateTime,
+    ) -> Result<(Arc<dyn crate::functions::LocalFunction>, Duration), RunnerError> {
+        let host = self
+            .functions
+            .get_mut(function)
+            .ok_or_else(|| RunnerError::Function {
+                function: function.to_owned(),
+                reason: "not in the stack".into(),
+            })?;
+        let f = host.container(&self.ports, now, self.container_lifetime)?;
+        Ok((f, host.timeout))
+    }
+
+    async fn invoke_schedule(
+        &mut self,
+        index: usize,
+        now: OffsetDateTime,
+    ) -> Result<(), RunnerError> {
+        let (function, name, input) = {
+            let s = &self.schedules[index];
+            let input = if s.input.is_null() {
+                scheduled_event(&s.name, now)
+            } else {
+                s.input.clone()
+            };
+            (
+                s.function.clone(),
+                format!("{} {}", s.name, s.expression),
+                input,
+            )
+        };
+        let (f, timeout) = self.container(&function, now)?;
+        let result = guarded(timeout, async move { f.on_schedule(input).await }).await;
+        let outcome = match result {
+            Ok(_) => Outcome::Ok,
+            Err(e) => Outcome::Error(e),
+        };
+        self.transcript.record(&Invocation {
+            at: now,
+            function,
+            trigger: Trigger::Schedule(name),
+            outcome,
+        });
+        Ok(())
+    }
+
+    async fn invoke_sqs(
+        &mut self,
+        source: &SqsSource,
+        messages: Vec<Message>,
+        now: OffsetDateTime,
+    ) -> Result<(), RunnerError> {
+        let event = lambda_event(&messages, source);
+        let steps = describe_steps(messages.iter().filter_map(|m| m.body.as_deref()));
+        let (f, timeout) = self.container(&source.function, now)?;
+        let call = event.clone();
+        let result = guarded(timeout, async move { f.on_sqs(call).await }).await;
+        let failed = failed_ids(&event, &result, source.report_batch_item_failures);
+        let (bad, good): (Vec<&Message>, Vec<&Message>) = messages
+            .iter()
+            .partition(|m| m.message_id.as_ref().is_some_and(|id| failed.contains(id)));
+        delete(&self.clients.sqs, &source.queue_url, &good).await?;
+        for m in &bad {
+            self.ledger.hold(source, m, now);
+        }
+        let outcome = match &result {
+            Err(e) => Outcome::Error(e.clone()),
+            Ok(_) if bad.is_empty() => Outcome::Ok,
+            Ok(_) => Outcome::Partial,
+        };
+        self.transcript.record(&Invocation {
+            at: now,
+            function: source.function.clone(),
+            trigger: Trigger::Sqs {
+                records: messages.len(),
+                failed: bad.len(),
+                steps,
+            },
+            outcome,
+        });
+        Ok(())
+    }
+
+    async fn snapshot(&self) -> Result<Snapshot, RunnerError> {
+        let state = self.state().await?;
+        Ok(Snapshot {
+            at: self.clock.now(),
+            traffic: SpApiTraffic::of(&self.sim.sim().stats()),
+            orders_read: state.orders_read(),
+        })
+    }
+
+    /// The jobs table's adapter (also the seller registry).
+    pub fn job_store(&self) -> Result<DynamoJobStore, RunnerError> {
+        Ok(DynamoJobStore::new(
+            self.clients.dynamodb.clone(),
+            table_name(&self.stack, JOBS_TABLE)?,
+        ))
+    }
+
+    /// The orders table's adapter.
+    pub fn order_store(&self) -> Result<DynamoOrderStore, RunnerError> {
+        Ok(DynamoOrderStore::new(
+            self.clients.dynamodb.clone(),
+            table_name(&self.stack, ORDERS_TABLE)?,
+        ))
+    }
+
+    /// Sellers, orders and jobs as stored now.
+    pub async fn state(&self) -> Result<StackState, RunnerError> {
+        let jobs = self.job_store()?;
+        let orders = self.order_store()?;
+        Ok(StackState::collect(&jobs, &jobs, &orders).await?)
+    }
+
+    /// The summary of the run so far (the second half starts at the midpoint, or now if the
+    /// run has not reached it).
+    pub async fn summary(&self) -> Result<Summary, RunnerError> {
+        let half = match &self.half {
+            Some(h) => h.clone(),
+            None => self.snapshot().await?,
+        };
+        let wall = self.wall_start.elapsed();
+        let state = self.state().await?;
+        let traffic = SpApiTraffic::of(&self.sim.sim().stats());
+        let orders_read = state.orders_read();
+        let sellers = state
+            .sellers
+            .iter()
+            .map(|s| SellerOrders {
+                seller_id: s.seller_id.to_string(),
+                marketplaces: s.marketplaces.iter().map(|m| m.to_string()).collect(),
+                orders: OrderCounts::of(state.orders.iter().filter(|o| o.seller_id == s.seller_id)),
+            })
+            .collect();
+        let counts = self.transcript.counts().clone();
+        Ok(Summary {
+            simulated_start: rfc3339(self.start),
+            simulated_end: rfc3339(self.clock.now()),
+            hours: self.hours,
+            ticks: self.ticks,
+            wall_seconds: wall.as_secs_f64(),
+            sellers,
+            orders: OrderCounts::of(&state.orders),
+            imports: ImportTotals::of(&state.jobs),
+            whole_run: Efficiency::new(self.start, traffic.calls, orders_read),
+            second_half: Efficiency::new(
+                half.at,
+                traffic.calls_since(&half.traffic),
+                orders_read.saturating_sub(half.orders_read),
+            ),
+            spapi: traffic,
+            documents: self.documents().await?,
+            dead_letters: self.dead_letters().await?,
+            invocations: counts,
+            leftovers: Leftovers {
+                delayed_messages: self.outbox.pending() as u64,
+                failed_in_flight: self.ledger.len() as u64,
+            },
+        })
+    }
+
+    /// Raw documents under `reports/` in the stack's buckets.
+    pub async fn documents(&self) -> Result<DocumentCounts, RunnerError> {
+        let mut counts = DocumentCounts::default();
+        for bucket in self.stack.buckets.values() {
+            let mut token = None;
+            loop {
+                let out = self
+                    .clients
+                    .s3
+                    .list_objects_v2()
+                    .bucket(&bucket.name)
+                    .prefix("reports/")
+                    .set_continuation_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("ListObjectsV2", e))?;
+                for object in out.contents() {
+                    counts.objects += 1;
+                    counts.bytes += object.size().unwrap_or(0).max(0) as u64;
+                }
+                token = out.next_continuation_token().map(str::to_owned);
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Messages in every dead-letter queue (queues some redrive policy points at).
+    pub async fn dead_letters(&self) -> Result<BTreeMap<String, u64>, RunnerError> {
+        let targets: BTreeSet<&str> = self
+            .stack
+            .queues
+            .values()
+            .filter_map(|q| q.redrive.as_ref().map(|r| r.dead_letter_queue.as_str()))
+            .collect();
+        let mut depths = BTreeMap::new();
+        for logical_id in targets {
+            let Some(queue) = self.stack.queue(logical_id) else {
+                continue;
+            };
+            let out = self
+                .clients
+                .sqs
+                .get_queue_attributes()
+                .queue_url(&queue.url)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+                .send()
+                .await
+                .map_err(|e| aws_error("GetQueueAttributes", e))?;
+            let attrs = out.attributes();
+            let count = |name: QueueAttributeName| -> u64 {
+                attrs
+                    .and_then(|a| a.get(&name))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0)
+            };
+            depths.insert(
+                logical_id.to_owned(),
+                count(QueueAttributeName::ApproximateNumberOfMessages)
+                    + count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+            );
+        }
+        Ok(depths)
+    }
+
+    /// Writes every stored order as JSON to `path`.
+    pub async fn export_orders(&self, path: &Path) -> Result<usize, RunnerError> {
+        let state = self.state().await?;
+        let json = serde_json::to_vec_pretty(&state.orders).map_err(|e| RunnerError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::other(e),
+        })?;
+        write_file(path, &json)?;
+        Ok(state.orders.len())
+    }
+
+    /// The environment the `spsync` CLI needs for this stack (`NAME=value` lines).
+    pub fn cli_env(&self) -> Result<String, RunnerError> {
+        let mut lines = vec![
+            format!("AWS_ENDPOINT_URL={}", self.endpoint),
+            format!("AWS_REGION={LOCAL_REGION}"),
+            "AWS_ACCESS_KEY_ID=test".to_owned(),
+            "AWS_SECRET_ACCESS_KEY=test".to_owned(),
+            format!("JOBS_TABLE_NAME={}", table_name(&self.stack, JOBS_TABLE)?),
+            format!(
+                "ORDERS_TABLE_NAME={}",
+                table_name(&self.stack, ORDERS_TABLE)?
+            ),
+        ];
+        for bucket in self.stack.buckets.values() {
+            lines.push(format!("# bucket {}: {}", bucket.logical_id, bucket.name));
+        }
+        lines.push(format!("SPAPI_ENDPOINT={}", self.sim.url()));
+        lines.push(format!("LWA_ENDPOINT={}", self.sim.lwa_url()));
+        Ok(lines.join("\n") + "\n")
+    }
+
+    /// moto's endpoint.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The simulator.
+    pub fn sim(&self) -> &SimServer {
+        &self.sim
+    }
+
+    /// The provisioned stack.
+    pub fn stack(&self) -> &Stack {
+        &self.stack
+    }
+
+    /// The SDK clients on moto.
+    pub fn clients(&self) -> &AwsClients {
+        &self.clients
+    }
+
+    /// Simulated time now.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Stops the simulator and (if the runner started it) moto.
+    pub async fn shutdown(self) {
+        let Self { sim, moto, .. } = self;
+        sim.shutdown().await;
+        drop(moto);
+    }
+}
+
+fn table_name(stack: &Stack, logical_id: &str) -> Result<String, RunnerError> {
+    stack
+        .table(logical_id)
+        .map(|t| t.name.clone())
+        .ok_or_else(|| RunnerError::Stack(format!("the template has no {logical_id}").into()))
+}
+
+/// Registers a scenario seller as an operator would: account in the registry, LWA
+/// credentials in Secrets Manager.
+async fn register_seller(
+    clients: &AwsClients,
+    registry: &DynamoJobStore,
+    seller: &spsync_sim::scenario::SellerSpec,
+) -> Result<(), RunnerError> {
+    let regions: BTreeSet<&str> = seller
+        .marketplace_ids
+        .iter()
+        .map(|m| region_of(m).unwrap_or("unknown"))
+        .collect();
+    let region = match regions.into_iter().collect::<Vec<_>>()[..] {
+        [r] if r != "unknown" => r.to_owned(),
+        _ => {
+            return Err(RunnerError::Scenario {
+                path: "scenario".into(),
+                reason: format!(
+                    "seller {}: its marketplaces must all be known and in one SP-API region",
+                    seller.seller_id
+                ),
+            });
+        }
+    };
+    let secret = seller_secret_name(&seller.seller_id);
+    let value = json!({
+        "client_id": seller.credentials.client_id,
+        "client_secret": seller.credentials.client_secret,
+        "refresh_token": seller.credentials.refresh_token,
+    })
+    .to_string();
+    let sm = &clients.secretsmanager;
+    match sm
+        .create_secret()
+        .name(&secret)
+        .secret_string(&value)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_exists_exception()) =>
+        {
+            sm.put_secret_value()
+                .secret_id(&secret)
+                .secret_string(&value)
+                .send()
+                .await
+                .map_err(|e| aws_error("PutSecretValue", e))?;
+        }
+        Err(e) => return Err(aws_error("CreateSecret", e)),
+    }
+    registry
+        .put_seller(&SellerAccount {
+            seller_id: SellerId::new(&seller.seller_id),
+            marketplaces: seller
+                .marketplace_ids
+                .iter()
+                .map(MarketplaceId::new)
+                .collect(),
+            region,
+            credentials_secret: secret,
+            enabled: true,
+        })
+        .await?;
+    Ok(())
+}
+
+/// The event EventBridge sends a rule without `Input`.
+fn scheduled_event(rule: &str, now: OffsetDateTime) -> Value {
+    json!({
+        "version": "0",
+        "id": format!("local-{}", now.unix_timestamp()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": rfc3339(now),
+        "region": LOCAL_REGION,
+        "resources": [format!("arn:aws:events:{LOCAL_REGION}:123456789012:rule/{rule}")],
+        "detail": {}
+    })
+}
+
+/// Runs one invocation as Lambda would: within the function's timeout, a panic contained
+/// (reported as a failed invocation).
+async fn guarded<T>(
+    timeout: Duration,
+    invocation: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    use futures::FutureExt;
+    match tokio::time::timeout(
+        timeout,
+        std::panic::AssertUnwindSafe(invocation).catch_unwind(),
+    )
+    .await
+    {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err("panicked".to_owned()),
+        Err(_) => Err(format!("timed out after {timeout:?}")),
+    }
+}
+
+/// Writes `bytes` to `path`, creating its directory.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RunnerError> {
+    let io = |source| RunnerError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    std::fs::write(path, bytes).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_scenario_loads_and_its_sellers_map_to_regions() {
+        let scenario = load_scenario(None).unwrap();
+        let ids: Vec<&str> = scenario
+            .sellers
+            .iter()
+            .map(|s| s.seller_id.as_str())
+            .collect();
+        assert_eq!(ids, ["A1SIMSELLER0001", "A2SIMSELLEREU01"]);
+        for s in &scenario.sellers {
+            assert!(s.marketplace_ids.iter().all(|m| region_of(m).is_some()));
+        }
+    }
+
+    #[test]
+    fn a_gzip_report_file_is_unpacked_and_served_gzip() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("r.txt");
+        let packed = dir.path().join("r.txt.gz");
+        std::fs::write(&plain, b"amazon-order-id\tpurchase-date\n").unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"amazon-order-id\tpurchase-date\n").unwrap();
+        std::fs::write(&packed, gz.finish().unwrap()).unwrap();
+
+        let a = load_report_document(&plain, "Cp1252").unwrap();
+        let b = load_report_document(&packed, "UTF-8").unwrap();
+
+        assert!(!a.gzip && b.gzip);
+        assert_eq!(a.bytes, b.bytes);
+        assert_eq!(a.charset, "Cp1252");
+        assert!(load_report_document(&dir.path().join("missing"), "UTF-8").is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_or_slow_invocation_fails_like_lambda() {
+        let panicked: Result<(), String> = guarded(Duration::from_secs(5), async {
+            panic!("boom");
+        })
+        .await;
+        assert_eq!(panicked, Err("panicked".to_owned()));
+        let slow: Result<(), String> = guarded(Duration::from_millis(10), async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok(())
+        })
+        .await;
+        assert_eq!(slow, Err("timed out after 10ms".to_owned()));
+        assert_eq!(
+            guarded(Duration::from_secs(1), async { Ok(7) }).await,
+            Ok(7)
+        );
+    }
+}
