@@ -301,7 +301,7 @@ async fn polls_back_off_while_the_report_is_not_ready() {
             s.split('s').next().unwrap().parse().unwrap()
         })
         .collect();
-    assert_eq!(delays, [30, 45, 60, 120, 240, 480], "{:#?}", h.transcript);
+    assert_eq!(delays, [60, 60, 60, 120, 240, 480], "{:#?}", h.transcript);
     assert_eq!(h.only_job().state, JobState::Imported);
 }
 
@@ -779,4 +779,23 @@ impl spsync_workflow::SellerDirectory for SellersOf {
     async fn put_seller(&self, _: &spsync_workflow::SellerAccount) -> Result<(), spsync_workflow::StoreError> {
         Ok(())
     }
+}
+
+#[tokio::test]
+async fn a_pass_before_the_first_import_does_not_move_the_cursor() {
+    let mut h = harness(&sample_report());
+    h.orders_api.set(
+        datetime!(2026-11-19 09:00 UTC),
+        enrichment("111-0000002-0000002", AmazonOrderStatus::Unshipped, true, &[("OI-3", "SKU3")]),
+    );
+
+    // The enrichment schedule fires before any report was imported: nothing is stored yet.
+    spsync_workflow::schedule_enrichment(&h.queue, &h.clock, &SellersOf(SELLER, MKT)).await.unwrap();
+    h.run_until_idle(Duration::from_secs(60)).await;
+    h.start(SELLER, MKT).await;
+    h.run_until_idle(Duration::from_secs(3600)).await;
+
+    let o = h.orders.all().into_iter().find(|o| o.amazon_order_id.as_str() == "111-0000002-0000002").unwrap();
+    assert!(!o.needs_enrichment(), "{o:#?}");
+    assert_eq!(h.orders_api.count("getOrder"), 0, "searchOrders after the import covered it");
 }

@@ -451,6 +451,17 @@ mod tests {
     #[tokio::test]
     async fn a_queued_pass_searches_from_the_lookback_and_moves_the_cursor() {
         let w = world(Answer::EmptyPage).await;
+        // The cursor never passes the newest imported report; one was imported just now.
+        let mut job = spsync_domain::ReportJob::new(
+            spsync_domain::JobId::new("20261120T100000Z-00000001"),
+            SellerId::new("A1SIMSELLER0001"),
+            MarketplaceId::new("ATVPDKIKX0DER"),
+            spsync_domain::ORDERS_REPORT_TYPE,
+            Duration::from_secs(3 * 86_400),
+            fixture_now(),
+        );
+        job.state = spsync_domain::JobState::Imported;
+        w.jobs.put_job(&job, None).await.unwrap();
 
         let response = handle(event_fixture("sqs.enrich_orders.json"), &w.deps)
             .await

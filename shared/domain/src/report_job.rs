@@ -256,10 +256,11 @@ pub enum PollDecision {
 
 /// The poll schedule: how long to wait before poll number `polls + 1`.
 ///
-/// Reports usually finish within a few minutes; the first polls are close, later ones back off
-/// to [`MAX_POLL_DELAY`] so a slow report costs few getReport calls.
+/// An order report over three days usually takes one to three minutes: the first poll waits a
+/// minute (an earlier one would almost always be wasted), the next ones a minute apart, later ones
+/// back off to [`MAX_POLL_DELAY`] so a slow report costs few getReport calls.
 pub fn poll_delay(polls: u32) -> Duration {
-    const SCHEDULE: [u64; 6] = [30, 45, 60, 120, 240, 480];
+    const SCHEDULE: [u64; 6] = [60, 60, 60, 120, 240, 480];
     let secs = SCHEDULE
         .get(polls as usize)
         .copied()
@@ -318,7 +319,7 @@ mod tests {
     #[test]
     fn poll_delay_grows_and_is_capped() {
         let delays: Vec<u64> = (0..10).map(|p| poll_delay(p).as_secs()).collect();
-        assert_eq!(delays, [30, 45, 60, 120, 240, 480, 600, 600, 600, 600]);
+        assert_eq!(delays, [60, 60, 60, 120, 240, 480, 600, 600, 600, 600]);
         assert!(delays.windows(2).all(|w| w[0] <= w[1]));
     }
 

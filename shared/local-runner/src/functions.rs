@@ -83,7 +83,7 @@ pub fn build(
                 aws.dynamodb.clone(),
                 &config.jobs_table_name,
             ));
-            let reports = seller_clients(jobs.clone(), credentials, config.endpoint_overrides());
+            let reports = seller_clients(jobs.clone(), credentials, config.endpoint_overrides(), &ports.clock);
             let queue = queue(QueueUrls {
                 poll_report: Some(config.poll_report_queue_url.clone()),
                 import_report: Some(config.import_report_queue_url.clone()),
@@ -106,7 +106,7 @@ pub fn build(
                 aws.dynamodb.clone(),
                 &config.jobs_table_name,
             ));
-            let reports = seller_clients(jobs.clone(), credentials, config.endpoint_overrides());
+            let reports = seller_clients(jobs.clone(), credentials, config.endpoint_overrides(), &ports.clock);
             let documents = S3DocumentStore::new(aws.s3.clone(), &config.documents_bucket);
             let queue = queue(QueueUrls {
                 poll_report: Some(config.poll_report_queue_url.clone()),
@@ -151,7 +151,7 @@ pub fn build(
                 &config.jobs_table_name,
             ));
             let orders = DynamoOrderStore::new(aws.dynamodb.clone(), &config.orders_table_name);
-            let orders_api = seller_clients(jobs.clone(), credentials, config.endpoint_overrides());
+            let orders_api = seller_clients(jobs.clone(), credentials, config.endpoint_overrides(), &ports.clock);
             let queue = queue(QueueUrls {
                 enrich_orders: Some(config.enrich_orders_queue_url.clone()),
                 ..QueueUrls::default()
@@ -178,18 +178,25 @@ pub fn build(
     Ok(function)
 }
 
-/// The SP-API adapter as `main.rs` builds it, with two local adjustments: no in-process
-/// limiter waits (the client's limiter runs on the wall clock, which barely moves while
-/// simulated hours pass, so every wait becomes a delayed message on simulated time instead),
-/// and a fixed jitter seed so two runs of a scenario behave alike.
+/// The SP-API adapter as `main.rs` builds it, with two local adjustments: the usage-plan
+/// limiter reads the simulator's clock (its buckets refill as simulated time passes, as they
+/// do at Amazon) with no in-process waits (every wait becomes a delayed message on simulated
+/// time), and a fixed jitter seed so two runs of a scenario behave alike.
 fn seller_clients(
     sellers: Arc<dyn SellerDirectory>,
     credentials: Arc<dyn CredentialStore>,
     overrides: EndpointOverrides,
+    clock: &Arc<dyn Clock>,
 ) -> SellerClients {
-    SellerClients::new(sellers, credentials, overrides).with_config_hook(|config| {
+    let clock = clock.clone();
+    let (origin, start) = (std::time::Instant::now(), clock.now());
+    let limiter_clock = spsync_spapi::LimiterClock(Arc::new(move || {
+        origin + (clock.now() - start).unsigned_abs()
+    }));
+    SellerClients::new(sellers, credentials, overrides).with_config_hook(move |config| {
         config.max_in_process_wait = Duration::ZERO;
         config.jitter_seed = Some(JITTER_SEED);
+        config.limiter_clock = Some(limiter_clock.clone());
     })
 }
 

@@ -123,9 +123,11 @@ pub async fn enrich_orders(
     // imported report, so orders placed after it (not stored yet, skipped above) are seen
     // again by the pass that follows their import instead of falling to getOrder one by one.
     let imported_until = newest_import_end(ports.jobs, seller_id, marketplace_id).await?;
+    // Before the first import nothing is stored, so the pass enriched nothing: keep the
+    // cursor where it is, or the orders of the first import would all become stragglers.
     let pass_end = match (pass_end, imported_until) {
         (Some(end), Some(limit)) => Some(end.min(limit)),
-        (end, _) => end,
+        _ => None,
     };
     if let Some(end) = pass_end.filter(|end| *end > cursor) {
         ports

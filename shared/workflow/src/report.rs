@@ -189,12 +189,12 @@ async fn start_job(
 }
 
 fn random_suffix(seller: &SellerId, marketplace: &MarketplaceId, now: time::OffsetDateTime) -> u64 {
-    // Unique enough per slot and second; the slot claim is what prevents doubles.
-    let mut seed = now.unix_timestamp_nanos() as u64;
-    for b in seller.as_str().bytes().chain(marketplace.as_str().bytes()) {
-        seed = seed.rotate_left(5) ^ u64::from(b);
-    }
-    SplitMix64::new(seed).next_u64()
+    use std::hash::BuildHasher;
+    // Per-process random keys (std's RandomState): two runs over the same simulated time, or
+    // two containers in the same second, still get distinct ids. The slot claim is what
+    // prevents two live jobs; the id only has to be unique.
+    let key = (seller.as_str(), marketplace.as_str(), now.unix_timestamp_nanos());
+    SplitMix64::new(std::collections::hash_map::RandomState::new().hash_one(key)).next_u64()
 }
 
 /// Wait before trying a createReport again whose outcome was unknown: 1, 2, 4 ... 15 min.
