@@ -41,7 +41,9 @@ impl ReportsApi for Amazon {
         start: OffsetDateTime,
         end: OffsetDateTime,
     ) -> Result<String, ApiError> {
-        self.0.create_report(seller, report_type, marketplace, start, end).await
+        self.0
+            .create_report(seller, report_type, marketplace, start, end)
+            .await
     }
     async fn get_report(&self, seller: &SellerId, id: &str) -> Result<ReportStatus, ApiError> {
         self.0.get_report(seller, id).await
@@ -56,7 +58,9 @@ impl ReportsApi for Amazon {
         marketplace: &MarketplaceId,
         since: OffsetDateTime,
     ) -> Result<Option<String>, ApiError> {
-        self.0.find_report(seller, report_type, marketplace, since).await
+        self.0
+            .find_report(seller, report_type, marketplace, since)
+            .await
     }
     async fn download_report_document(
         &self,
@@ -76,7 +80,9 @@ impl OrdersApi for Amazon {
         after: OffsetDateTime,
         token: Option<&str>,
     ) -> Result<OrderSearchPage, ApiError> {
-        self.0.search_updated_orders(seller, marketplace, after, token).await
+        self.0
+            .search_updated_orders(seller, marketplace, after, token)
+            .await
     }
     async fn get_order(
         &self,
@@ -146,7 +152,12 @@ async fn world() -> World {
 }
 
 fn calls(server: &SimServer, op: &str) -> u64 {
-    server.sim().stats().operations.get(op).map_or(0, |s| s.calls)
+    server
+        .sim()
+        .stats()
+        .operations
+        .get(op)
+        .map_or(0, |s| s.calls)
 }
 
 async fn import_once(w: &mut World) {
@@ -171,18 +182,32 @@ async fn the_sample_seller_is_imported_and_enriched() {
     assert_eq!(stats.malformed_rows, 0);
     let orders = w.h.orders.all();
     assert_eq!(orders.len() as u64, stats.created);
-    assert!(orders.iter().all(|o| o.status == OrderStatus::New), "only open orders are created");
+    assert!(
+        orders.iter().all(|o| o.status == OrderStatus::New),
+        "only open orders are created"
+    );
     let open_mfn: Vec<_> = orders
         .iter()
         .filter(|o| !o.is_fba() && o.amazon_status != AmazonOrderStatus::Pending)
         .collect();
     assert!(!open_mfn.is_empty());
     for o in &open_mfn {
-        assert!(!o.needs_enrichment(), "{} still misses {:?}", o.amazon_order_id, o.missing());
+        assert!(
+            !o.needs_enrichment(),
+            "{} still misses {:?}",
+            o.amazon_order_id,
+            o.missing()
+        );
     }
-    for o in orders.iter().filter(|o| o.amazon_status == AmazonOrderStatus::Pending) {
+    for o in orders
+        .iter()
+        .filter(|o| o.amazon_status == AmazonOrderStatus::Pending)
+    {
         assert!(o.buyer.email.is_none(), "PII withheld while Pending");
-        assert!(o.lines.iter().all(|l| l.order_item_id.is_some()), "item ids are not withheld");
+        assert!(
+            o.lines.iter().all(|l| l.order_item_id.is_some()),
+            "item ids are not withheld"
+        );
     }
     assert_eq!(calls(&w.server, "createReport"), 1);
     assert_eq!(calls(&w.server, "getReportDocument"), 1);
@@ -193,14 +218,13 @@ async fn the_sample_seller_is_imported_and_enriched() {
 async fn orders_that_leave_pending_are_completed_on_the_next_pass() {
     let mut w = world().await;
     import_once(&mut w).await;
-    let pending: Vec<AmazonOrderId> = w
-        .h
-        .orders
-        .all()
-        .into_iter()
-        .filter(|o| o.amazon_status == AmazonOrderStatus::Pending && !o.is_fba())
-        .map(|o| o.amazon_order_id)
-        .collect();
+    let pending: Vec<AmazonOrderId> =
+        w.h.orders
+            .all()
+            .into_iter()
+            .filter(|o| o.amazon_status == AmazonOrderStatus::Pending && !o.is_fba())
+            .map(|o| o.amazon_order_id)
+            .collect();
     assert!(!pending.is_empty(), "the sample has Pending orders");
 
     w.h.time.advance(Duration::from_secs(6 * 3600));
@@ -211,11 +235,21 @@ async fn orders_that_leave_pending_are_completed_on_the_next_pass() {
         .orders
         .all()
         .into_iter()
-        .filter(|o| pending.contains(&o.amazon_order_id) && o.amazon_status != AmazonOrderStatus::Pending)
+        .filter(|o| {
+            pending.contains(&o.amazon_order_id) && o.amazon_status != AmazonOrderStatus::Pending
+        })
         .collect();
-    assert!(!now_open.is_empty(), "some Pending orders moved on in 6 simulated hours");
+    assert!(
+        !now_open.is_empty(),
+        "some Pending orders moved on in 6 simulated hours"
+    );
     for o in now_open.iter().filter(|o| o.status == OrderStatus::New) {
-        assert!(!o.needs_enrichment(), "{} misses {:?}", o.amazon_order_id, o.missing());
+        assert!(
+            !o.needs_enrichment(),
+            "{} misses {:?}",
+            o.amazon_order_id,
+            o.missing()
+        );
         assert!(o.buyer.email.is_some() || o.recipient.is_some());
     }
 }
@@ -240,26 +274,45 @@ async fn fatal_cancelled_and_stuck_reports_end_as_designed() {
         (PlannedOutcome::Cancelled, JobState::Cancelled),
     ] {
         let mut w = world().await;
-        w.server.sim().script_report_outcome(ORDERS_REPORT, outcome.clone());
+        w.server
+            .sim()
+            .script_report_outcome(ORDERS_REPORT, outcome.clone());
         import_once(&mut w).await;
-        assert_eq!(latest_job(&w).state, state, "{outcome:?}: {:#?}", w.h.transcript);
+        assert_eq!(
+            latest_job(&w).state,
+            state,
+            "{outcome:?}: {:#?}",
+            w.h.transcript
+        );
         assert!(w.h.orders.all().is_empty());
     }
 
     let mut w = world().await;
-    w.server.sim().script_report_outcome(ORDERS_REPORT, PlannedOutcome::Stuck);
+    w.server
+        .sim()
+        .script_report_outcome(ORDERS_REPORT, PlannedOutcome::Stuck);
     w.h.start(SELLER, US).await;
-    w.h.run_until_idle(w.h.settings.stuck_after + Duration::from_secs(3600)).await;
+    w.h.run_until_idle(w.h.settings.stuck_after + Duration::from_secs(3600))
+        .await;
     let jobs = w.h.jobs.all_jobs();
     assert_eq!(jobs[0].state, JobState::Failed, "{:#?}", w.h.transcript);
     assert_eq!(calls(&w.server, "cancelReport"), 1);
-    assert_eq!(jobs.last().unwrap().state, JobState::Imported, "the replacement imports");
+    assert_eq!(
+        jobs.last().unwrap().state,
+        JobState::Imported,
+        "the replacement imports"
+    );
 }
 
 #[tokio::test]
 async fn a_429_storm_on_every_operation_delays_but_loses_nothing() {
     let mut w = world().await;
-    for op in ["createReport", "getReport", "getReportDocument", "searchOrders"] {
+    for op in [
+        "createReport",
+        "getReport",
+        "getReportDocument",
+        "searchOrders",
+    ] {
         w.server.sim().add_fault(FaultRule {
             operation: Some(op.into()),
             throttle_ratio: 1.0,
@@ -270,9 +323,20 @@ async fn a_429_storm_on_every_operation_delays_but_loses_nothing() {
 
     import_once(&mut w).await;
 
-    assert_eq!(latest_job(&w).state, JobState::Imported, "{:#?}", w.h.transcript);
+    assert_eq!(
+        latest_job(&w).state,
+        JobState::Imported,
+        "{:#?}",
+        w.h.transcript
+    );
     assert!(w.h.dead_letters.is_empty());
-    assert!(w.h.transcript.iter().filter(|l| l.contains("Requeued")).count() >= 12);
+    assert!(
+        w.h.transcript
+            .iter()
+            .filter(|l| l.contains("Requeued"))
+            .count()
+            >= 12
+    );
     assert!(!w.h.orders.all().is_empty());
 }
 
@@ -322,13 +386,38 @@ async fn header_variants_parse_by_name() {
     // Our own renderings of the column sets seen in the wild (documented list, the 2024+
     // 33-column file, 2026 with order-item-id after order-status, the extended MWS list).
     let base = [
-        "amazon-order-id", "merchant-order-id", "purchase-date", "last-updated-date",
-        "order-status", "fulfillment-channel", "sales-channel", "order-channel",
-        "ship-service-level", "product-name", "sku", "asin", "item-status", "quantity",
-        "currency", "item-price", "item-tax", "shipping-price", "shipping-tax",
-        "gift-wrap-price", "gift-wrap-tax", "item-promotion-discount", "ship-promotion-discount",
-        "ship-city", "ship-state", "ship-postal-code", "ship-country", "promotion-ids", "cpf",
-        "is-business-order", "purchase-order-number", "price-designation",
+        "amazon-order-id",
+        "merchant-order-id",
+        "purchase-date",
+        "last-updated-date",
+        "order-status",
+        "fulfillment-channel",
+        "sales-channel",
+        "order-channel",
+        "ship-service-level",
+        "product-name",
+        "sku",
+        "asin",
+        "item-status",
+        "quantity",
+        "currency",
+        "item-price",
+        "item-tax",
+        "shipping-price",
+        "shipping-tax",
+        "gift-wrap-price",
+        "gift-wrap-tax",
+        "item-promotion-discount",
+        "ship-promotion-discount",
+        "ship-city",
+        "ship-state",
+        "ship-postal-code",
+        "ship-country",
+        "promotion-ids",
+        "cpf",
+        "is-business-order",
+        "purchase-order-number",
+        "price-designation",
     ];
     let mut with_signature = base.to_vec();
     with_signature.push("signature-confirmation-recommended");
@@ -336,7 +425,12 @@ async fn header_variants_parse_by_name() {
     with_item_id.insert(5, "order-item-id");
     let mut extended = base.to_vec();
     extended.insert(8, "url");
-    extended.extend(["customized-url", "customized-page", "buyer-identification-number", "order-item-id"]);
+    extended.extend([
+        "customized-url",
+        "customized-page",
+        "buyer-identification-number",
+        "order-item-id",
+    ]);
     let mut shuffled = base.to_vec();
     shuffled.reverse();
 
@@ -351,7 +445,11 @@ async fn header_variants_parse_by_name() {
         let doc = variant_document(&header, &two_rows("Plain widget"));
         w.server.sim().serve_next_document(
             ORDERS_REPORT,
-            VerbatimDocument { bytes: Bytes::from(doc), charset: "UTF-8".into(), gzip: name == "extended" },
+            VerbatimDocument {
+                bytes: Bytes::from(doc),
+                charset: "UTF-8".into(),
+                gzip: name == "extended",
+            },
         );
 
         import_once(&mut w).await;
@@ -359,8 +457,17 @@ async fn header_variants_parse_by_name() {
         let job = latest_job(&w);
         let stats = job.stats.clone().unwrap_or_default();
         assert_eq!(job.state, JobState::Imported, "{name}");
-        assert_eq!((stats.rows, stats.created, stats.malformed_rows), (2, 2, 0), "{name}: {stats:?}");
-        let o = w.h.orders.all().into_iter().find(|o| o.amazon_order_id.as_str() == "111-9000001-0000001").unwrap();
+        assert_eq!(
+            (stats.rows, stats.created, stats.malformed_rows),
+            (2, 2, 0),
+            "{name}: {stats:?}"
+        );
+        let o =
+            w.h.orders
+                .all()
+                .into_iter()
+                .find(|o| o.amazon_order_id.as_str() == "111-9000001-0000001")
+                .unwrap();
         assert_eq!(o.lines[0].quantity, 2, "{name}");
         assert_eq!(o.lines[0].sku.as_deref(), Some("SKU-A"), "{name}");
     }
@@ -369,26 +476,48 @@ async fn header_variants_parse_by_name() {
 #[tokio::test]
 async fn cp1252_and_shift_jis_documents_are_decoded_by_their_charset() {
     for (charset, encoding, product) in [
-        ("Cp1252", encoding_rs::WINDOWS_1252, "Crème brûlée set – 6 pièces €"),
+        (
+            "Cp1252",
+            encoding_rs::WINDOWS_1252,
+            "Crème brûlée set – 6 pièces €",
+        ),
         ("Shift_JIS", encoding_rs::SHIFT_JIS, "日本茶のセット"),
     ] {
         let mut w = world().await;
         let text = variant_document(
-            &["amazon-order-id", "purchase-date", "last-updated-date", "order-status", "fulfillment-channel", "product-name", "sku", "quantity"],
+            &[
+                "amazon-order-id",
+                "purchase-date",
+                "last-updated-date",
+                "order-status",
+                "fulfillment-channel",
+                "product-name",
+                "sku",
+                "quantity",
+            ],
             &two_rows(product),
         );
         let (bytes, _, unmappable) = encoding.encode(&text);
         assert!(!unmappable);
         w.server.sim().serve_next_document(
             ORDERS_REPORT,
-            VerbatimDocument { bytes: Bytes::from(bytes.into_owned()), charset: charset.into(), gzip: true },
+            VerbatimDocument {
+                bytes: Bytes::from(bytes.into_owned()),
+                charset: charset.into(),
+                gzip: true,
+            },
         );
 
         import_once(&mut w).await;
 
         let orders = w.h.orders.all();
         assert_eq!(orders.len(), 2, "{charset}: {:#?}", w.h.transcript);
-        assert!(orders.iter().all(|o| o.lines[0].product_name.as_deref() == Some(product)), "{charset}");
+        assert!(
+            orders
+                .iter()
+                .all(|o| o.lines[0].product_name.as_deref() == Some(product)),
+            "{charset}"
+        );
     }
 }
 
@@ -396,22 +525,44 @@ async fn cp1252_and_shift_jis_documents_are_decoded_by_their_charset() {
 async fn malformed_rows_are_reported_by_line_and_the_rest_is_imported() {
     let mut w = world().await;
     let mut doc = variant_document(
-        &["amazon-order-id", "purchase-date", "last-updated-date", "order-status", "fulfillment-channel", "sku", "quantity"],
+        &[
+            "amazon-order-id",
+            "purchase-date",
+            "last-updated-date",
+            "order-status",
+            "fulfillment-channel",
+            "sku",
+            "quantity",
+        ],
         &two_rows("x"),
     );
-    doc.push_str("111-9000003-0000003\tyesterday\t2026-11-19T09:10:00+00:00\tPending\tMerchant\tSKU-C\t1\n");
+    doc.push_str(
+        "111-9000003-0000003\tyesterday\t2026-11-19T09:10:00+00:00\tPending\tMerchant\tSKU-C\t1\n",
+    );
     doc.push_str("111-9000004-0000004\t2026-11-19T09:00:00+00:00\t2026-11-19T09:10:00+00:00\tPending\tMerchant\tSKU-D\tmany\n");
     w.server.sim().serve_next_document(
         ORDERS_REPORT,
-        VerbatimDocument { bytes: Bytes::from(doc), charset: "UTF-8".into(), gzip: false },
+        VerbatimDocument {
+            bytes: Bytes::from(doc),
+            charset: "UTF-8".into(),
+            gzip: false,
+        },
     );
 
     import_once(&mut w).await;
 
     let stats = latest_job(&w).stats.unwrap();
     assert_eq!(stats.malformed_rows, 2);
-    assert!(stats.row_errors[0].starts_with("line 4:"), "{:?}", stats.row_errors);
-    assert!(stats.row_errors[1].starts_with("line 5:"), "{:?}", stats.row_errors);
+    assert!(
+        stats.row_errors[0].starts_with("line 4:"),
+        "{:?}",
+        stats.row_errors
+    );
+    assert!(
+        stats.row_errors[1].starts_with("line 5:"),
+        "{:?}",
+        stats.row_errors
+    );
     assert_eq!(w.h.orders.all().len(), 2);
     assert_eq!(w.h.documents.keys().len(), 1, "the raw document is kept");
 }

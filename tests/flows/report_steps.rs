@@ -38,14 +38,21 @@ struct ScriptedReports {
 
 fn next<T: Clone>(q: &Mutex<VecDeque<Result<T, ApiError>>>) -> Result<T, ApiError> {
     let mut q = q.lock().unwrap();
-    let item = if q.len() > 1 { q.pop_front() } else { q.front().map(clone_result) };
+    let item = if q.len() > 1 {
+        q.pop_front()
+    } else {
+        q.front().map(clone_result)
+    };
     item.expect("the script has an answer")
 }
 
 fn clone_result<T: Clone>(r: &Result<T, ApiError>) -> Result<T, ApiError> {
     match r {
         Ok(v) => Ok(v.clone()),
-        Err(ApiError::Throttled { operation, retry_after }) => Err(ApiError::Throttled {
+        Err(ApiError::Throttled {
+            operation,
+            retry_after,
+        }) => Err(ApiError::Throttled {
             operation,
             retry_after: *retry_after,
         }),
@@ -53,7 +60,11 @@ fn clone_result<T: Clone>(r: &Result<T, ApiError>) -> Result<T, ApiError> {
             operation,
             message: message.clone(),
         }),
-        Err(ApiError::Permanent { operation, code, message }) => Err(ApiError::Permanent {
+        Err(ApiError::Permanent {
+            operation,
+            code,
+            message,
+        }) => Err(ApiError::Permanent {
             operation,
             code: code.clone(),
             message: message.clone(),
@@ -83,7 +94,12 @@ impl ScriptedReports {
     }
 
     fn count(&self, op: &str) -> usize {
-        self.calls.lock().unwrap().iter().filter(|c| **c == op).count()
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| **c == op)
+            .count()
     }
 }
 
@@ -157,7 +173,12 @@ impl ScriptedOrders {
         o.push((updated, e));
     }
     fn count(&self, op: &str) -> usize {
-        self.calls.lock().unwrap().iter().filter(|c| **c == op).count()
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| **c == op)
+            .count()
     }
 }
 
@@ -189,12 +210,23 @@ impl OrdersApi for ScriptedOrders {
         matching.sort_by(|a, b| a.amazon_order_id.cmp(&b.amazon_order_id));
         // Pages of one order, so pagination is exercised.
         let start: usize = page_token.map_or(0, |t| t.parse().unwrap());
-        let page = matching.get(start..(start + 1).min(matching.len())).unwrap_or(&[]).to_vec();
+        let page = matching
+            .get(start..(start + 1).min(matching.len()))
+            .unwrap_or(&[])
+            .to_vec();
         let next = (start + 1 < matching.len()).then(|| (start + 1).to_string());
         Ok(OrderSearchPage {
             orders: page,
             next_token: next,
-            last_updated_before: Some(self.orders.lock().unwrap().iter().map(|(u, _)| *u).max().unwrap_or(updated_after)),
+            last_updated_before: Some(
+                self.orders
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .map(|(u, _)| *u)
+                    .max()
+                    .unwrap_or(updated_after),
+            ),
         })
     }
     async fn get_order(
@@ -233,13 +265,50 @@ fn report(rows: &[String]) -> String {
 
 fn sample_report() -> String {
     report(&[
-        row("111-0000001-0000001", "2026-11-19T08:05:00+00:00", "Pending", "Merchant", "SKU1"),
-        row("111-0000001-0000001", "2026-11-19T08:05:00+00:00", "Pending", "Merchant", "SKU2"),
-        row("111-0000002-0000002", "2026-11-19T09:00:00+00:00", "Unshipped", "Merchant", "SKU3"),
-        row("111-0000003-0000003", "2026-11-19T09:30:00+00:00", "Shipped", "Merchant", "SKU4"),
-        row("111-0000004-0000004", "2026-11-19T09:40:00+00:00", "Cancelled", "Merchant", "SKU5"),
-        row("111-0000005-0000005", "2026-11-19T09:50:00+00:00", "Unshipped", "Amazon", "SKU6"),
-        "111-0000006-0000006\t\tnot-a-date\t2026-11-19T09:00:00+00:00\tPending\tMerchant".to_string(),
+        row(
+            "111-0000001-0000001",
+            "2026-11-19T08:05:00+00:00",
+            "Pending",
+            "Merchant",
+            "SKU1",
+        ),
+        row(
+            "111-0000001-0000001",
+            "2026-11-19T08:05:00+00:00",
+            "Pending",
+            "Merchant",
+            "SKU2",
+        ),
+        row(
+            "111-0000002-0000002",
+            "2026-11-19T09:00:00+00:00",
+            "Unshipped",
+            "Merchant",
+            "SKU3",
+        ),
+        row(
+            "111-0000003-0000003",
+            "2026-11-19T09:30:00+00:00",
+            "Shipped",
+            "Merchant",
+            "SKU4",
+        ),
+        row(
+            "111-0000004-0000004",
+            "2026-11-19T09:40:00+00:00",
+            "Cancelled",
+            "Merchant",
+            "SKU5",
+        ),
+        row(
+            "111-0000005-0000005",
+            "2026-11-19T09:50:00+00:00",
+            "Unshipped",
+            "Amazon",
+            "SKU6",
+        ),
+        "111-0000006-0000006\t\tnot-a-date\t2026-11-19T09:00:00+00:00\tPending\tMerchant"
+            .to_string(),
     ])
 }
 
@@ -267,33 +336,52 @@ async fn a_report_runs_from_request_to_imported_orders() {
     let stats = job.stats.unwrap();
     assert_eq!(stats.rows, 7);
     assert_eq!(stats.created, 3, "Pending, Unshipped and the FBA order");
-    assert_eq!(stats.skipped_closed, 2, "Shipped and Cancelled never seen before");
+    assert_eq!(
+        stats.skipped_closed, 2,
+        "Shipped and Cancelled never seen before"
+    );
     assert_eq!(stats.malformed_rows, 1);
-    assert!(stats.row_errors[0].starts_with("line 8:"), "{:?}", stats.row_errors);
+    assert!(
+        stats.row_errors[0].starts_with("line 8:"),
+        "{:?}",
+        stats.row_errors
+    );
     assert_eq!(stats.fba, 1);
     let orders = h.orders.all();
     assert_eq!(orders.len(), 3);
     assert!(orders.iter().all(|o| o.status == OrderStatus::New));
     assert_eq!(orders.iter().filter(|o| o.is_fba()).count(), 1);
-    let multi = orders.iter().find(|o| o.amazon_order_id.as_str() == "111-0000001-0000001").unwrap();
+    let multi = orders
+        .iter()
+        .find(|o| o.amazon_order_id.as_str() == "111-0000001-0000001")
+        .unwrap();
     assert_eq!(multi.lines.len(), 2);
     assert_eq!(h.documents.keys(), vec![job.document_key.clone().unwrap()]);
     assert!(h.dead_letters.is_empty());
     // The slot is free: the next schedule starts a new job.
-    assert!(matches!(h.start(SELLER, MKT).await, StartOutcome::Started(_)));
+    assert!(matches!(
+        h.start(SELLER, MKT).await,
+        StartOutcome::Started(_)
+    ));
 }
 
 #[tokio::test]
 async fn polls_back_off_while_the_report_is_not_ready() {
     let mut h = harness(&sample_report());
-    let mut answers: Vec<_> = (0..5).map(|_| Ok(status(ProcessingStatus::InProgress, None))).collect();
+    let mut answers: Vec<_> = (0..5)
+        .map(|_| Ok(status(ProcessingStatus::InProgress, None)))
+        .collect();
     answers.push(Ok(status(ProcessingStatus::Done, Some("DOC1"))));
     h.reports.script_get(answers);
 
     h.start(SELLER, MKT).await;
     h.run_until_idle(Duration::from_secs(3 * 3600)).await;
 
-    let requeues: Vec<&String> = h.transcript.iter().filter(|l| l.contains("Requeued")).collect();
+    let requeues: Vec<&String> = h
+        .transcript
+        .iter()
+        .filter(|l| l.contains("Requeued"))
+        .collect();
     let delays: Vec<u64> = requeues
         .iter()
         .map(|l| {
@@ -308,7 +396,8 @@ async fn polls_back_off_while_the_report_is_not_ready() {
 #[tokio::test]
 async fn a_cancelled_report_ends_the_job_without_data() {
     let mut h = harness(&sample_report());
-    h.reports.script_get(vec![Ok(status(ProcessingStatus::Cancelled, None))]);
+    h.reports
+        .script_get(vec![Ok(status(ProcessingStatus::Cancelled, None))]);
 
     h.start(SELLER, MKT).await;
     h.run_until_idle(Duration::from_secs(3600)).await;
@@ -324,17 +413,29 @@ async fn a_cancelled_report_ends_the_job_without_data() {
 #[tokio::test]
 async fn a_fatal_report_fails_the_job_visibly_and_the_next_schedule_tries_again() {
     let mut h = harness(&sample_report());
-    h.reports.script_get(vec![Ok(status(ProcessingStatus::Fatal, Some("ERRDOC")))]);
+    h.reports
+        .script_get(vec![Ok(status(ProcessingStatus::Fatal, Some("ERRDOC")))]);
 
     h.start(SELLER, MKT).await;
     h.run_until_idle(Duration::from_secs(3600)).await;
 
     let job = h.only_job();
     assert_eq!(job.state, JobState::Failed);
-    assert!(job.failure.as_deref().unwrap().contains("FATAL"), "{:?}", job.failure);
-    assert!(h.dead_letters.is_empty(), "a business outcome is not an error");
-    h.reports.script_get(vec![Ok(status(ProcessingStatus::Done, Some("DOC1")))]);
-    assert!(matches!(h.start(SELLER, MKT).await, StartOutcome::Started(_)));
+    assert!(
+        job.failure.as_deref().unwrap().contains("FATAL"),
+        "{:?}",
+        job.failure
+    );
+    assert!(
+        h.dead_letters.is_empty(),
+        "a business outcome is not an error"
+    );
+    h.reports
+        .script_get(vec![Ok(status(ProcessingStatus::Done, Some("DOC1")))]);
+    assert!(matches!(
+        h.start(SELLER, MKT).await,
+        StartOutcome::Started(_)
+    ));
     h.run_until_idle(Duration::from_secs(3600)).await;
     assert_eq!(h.jobs_in(JobState::Imported).len(), 1);
 }
@@ -342,16 +443,29 @@ async fn a_fatal_report_fails_the_job_visibly_and_the_next_schedule_tries_again(
 #[tokio::test]
 async fn a_stuck_report_is_cancelled_and_replaced() {
     let mut h = harness(&sample_report());
-    h.reports.script_get(vec![Ok(status(ProcessingStatus::InQueue, None))]);
+    h.reports
+        .script_get(vec![Ok(status(ProcessingStatus::InQueue, None))]);
 
     h.start(SELLER, MKT).await;
-    h.run_until_idle(h.settings.stuck_after + Duration::from_secs(15 * 60)).await;
+    h.run_until_idle(h.settings.stuck_after + Duration::from_secs(15 * 60))
+        .await;
 
     let failed = h.jobs_in(JobState::Failed);
     assert_eq!(failed.len(), 1, "{:#?}", h.transcript);
-    assert!(failed[0].failure.as_deref().unwrap().contains("cancelled and replaced"));
+    assert!(
+        failed[0]
+            .failure
+            .as_deref()
+            .unwrap()
+            .contains("cancelled and replaced")
+    );
     assert_eq!(h.reports.count("cancelReport"), 1);
-    let live: Vec<_> = h.jobs.all_jobs().into_iter().filter(|j| !j.state.is_terminal()).collect();
+    let live: Vec<_> = h
+        .jobs
+        .all_jobs()
+        .into_iter()
+        .filter(|j| !j.state.is_terminal())
+        .collect();
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].replaces.as_ref(), Some(&failed[0].job_id));
 }
@@ -363,7 +477,9 @@ async fn a_running_job_is_reused_not_doubled() {
     let first = h.start(SELLER, MKT).await;
     let second = h.start(SELLER, MKT).await;
 
-    let StartOutcome::Started(id) = first else { panic!("{first:?}") };
+    let StartOutcome::Started(id) = first else {
+        panic!("{first:?}")
+    };
     assert_eq!(second, StartOutcome::Reused(id));
     assert_eq!(h.jobs.all_jobs().len(), 1);
 }
@@ -371,19 +487,40 @@ async fn a_running_job_is_reused_not_doubled() {
 #[tokio::test]
 async fn throttling_at_every_call_requeues_the_step_and_loses_nothing() {
     let mut h = harness(&sample_report());
-    h.reports.create.lock().unwrap().push_front(Err(throttled("createReport")));
-    h.reports.get.lock().unwrap().push_front(Err(throttled("getReport")));
-    h.reports.download.lock().unwrap().push_front(Err(throttled("getReportDocument")));
+    h.reports
+        .create
+        .lock()
+        .unwrap()
+        .push_front(Err(throttled("createReport")));
+    h.reports
+        .get
+        .lock()
+        .unwrap()
+        .push_front(Err(throttled("getReport")));
+    h.reports
+        .download
+        .lock()
+        .unwrap()
+        .push_front(Err(throttled("getReportDocument")));
     *h.orders_api.throttle_next_search.lock().unwrap() = 1;
 
     h.start(SELLER, MKT).await;
     h.run_until_idle(Duration::from_secs(3600)).await;
 
-    assert_eq!(h.only_job().state, JobState::Imported, "{:#?}", h.transcript);
+    assert_eq!(
+        h.only_job().state,
+        JobState::Imported,
+        "{:#?}",
+        h.transcript
+    );
     assert_eq!(h.reports.count("createReport"), 2);
     assert_eq!(h.reports.count("getReportDocument"), 2);
     assert_eq!(h.orders_api.count("searchOrders"), 2);
-    let throttle_waits = h.transcript.iter().filter(|l| l.contains("Requeued(61s)")).count();
+    let throttle_waits = h
+        .transcript
+        .iter()
+        .filter(|l| l.contains("Requeued(61s)"))
+        .count();
     assert_eq!(throttle_waits, 4, "{:#?}", h.transcript);
     assert!(h.dead_letters.is_empty());
 }
@@ -400,7 +537,11 @@ async fn transient_errors_go_back_to_the_queue_and_end_in_the_dead_letters_if_th
     h.run_until_idle(Duration::from_secs(3 * 3600)).await;
 
     assert_eq!(h.dead_letters.len(), 1, "{:#?}", h.transcript);
-    assert_eq!(h.only_job().state, JobState::InProgress, "the job waits for a human or the nudge");
+    assert_eq!(
+        h.only_job().state,
+        JobState::InProgress,
+        "the job waits for a human or the nudge"
+    );
 }
 
 #[tokio::test]
@@ -414,10 +555,16 @@ async fn duplicate_deliveries_are_harmless() {
         marketplace_id: job.marketplace_id.clone(),
         job_id: job.job_id.clone(),
     };
-    let (job_writes, order_writes, calls) =
-        (h.jobs.writes(), h.orders.writes(), h.reports.calls.lock().unwrap().len());
+    let (job_writes, order_writes, calls) = (
+        h.jobs.writes(),
+        h.orders.writes(),
+        h.reports.calls.lock().unwrap().len(),
+    );
 
-    for step in [Step::PollReport { job: key.clone() }, Step::ImportReport { job: key.clone() }] {
+    for step in [
+        Step::PollReport { job: key.clone() },
+        Step::ImportReport { job: key.clone() },
+    ] {
         let m = spsync_testkit::memory::QueuedMessage {
             visible_at: T0,
             queue: step.queue(),
@@ -429,7 +576,11 @@ async fn duplicate_deliveries_are_harmless() {
 
     assert_eq!(h.jobs.writes(), job_writes);
     assert_eq!(h.orders.writes(), order_writes);
-    assert_eq!(h.reports.calls.lock().unwrap().len(), calls, "no SP-API call for a finished job");
+    assert_eq!(
+        h.reports.calls.lock().unwrap().len(),
+        calls,
+        "no SP-API call for a finished job"
+    );
 }
 
 #[tokio::test]
@@ -452,9 +603,18 @@ async fn a_crash_between_storing_and_importing_is_finished_by_the_redelivery() {
 
     h.run_until_idle(Duration::from_secs(3600)).await;
 
-    assert_eq!(h.only_job().state, JobState::Imported, "{:#?}", h.transcript);
+    assert_eq!(
+        h.only_job().state,
+        JobState::Imported,
+        "{:#?}",
+        h.transcript
+    );
     assert_eq!(h.orders.all().len(), 3);
-    assert_eq!(h.reports.count("getReportDocument"), 1, "the document is not fetched twice");
+    assert_eq!(
+        h.reports.count("getReportDocument"),
+        1,
+        "the document is not fetched twice"
+    );
 }
 
 #[tokio::test]
@@ -476,14 +636,24 @@ async fn a_stalled_stored_job_is_finished_by_the_next_schedule() {
     }
     // The failed send made the delivery fail; drop the redelivery to model a lost message.
     let _ = h2.queue.take_due(h2.time.now() + Duration::from_secs(3600));
-    assert_eq!(h2.only_job().state, JobState::Stored, "{:#?}", h2.transcript);
+    assert_eq!(
+        h2.only_job().state,
+        JobState::Stored,
+        "{:#?}",
+        h2.transcript
+    );
 
     h2.time.advance(Duration::from_secs(20 * 60));
     let out = h2.start(SELLER, MKT).await;
     h2.run_until_idle(Duration::from_secs(3600)).await;
 
     assert!(matches!(out, StartOutcome::Reused(_)));
-    assert_eq!(h2.only_job().state, JobState::Imported, "{:#?}", h2.transcript);
+    assert_eq!(
+        h2.only_job().state,
+        JobState::Imported,
+        "{:#?}",
+        h2.transcript
+    );
 }
 
 #[tokio::test]
@@ -502,7 +672,11 @@ async fn reimporting_unchanged_orders_writes_nothing() {
     let stats = second.stats.as_ref().unwrap();
     assert_eq!(stats.unchanged, 3, "{stats:?}");
     assert_eq!((stats.created, stats.updated), (0, 0));
-    assert_eq!(h.orders.writes(), writes, "zero DynamoDB writes for unchanged orders");
+    assert_eq!(
+        h.orders.writes(),
+        writes,
+        "zero DynamoDB writes for unchanged orders"
+    );
 }
 
 #[tokio::test]
@@ -513,11 +687,21 @@ async fn a_failed_order_write_is_retried_by_redelivery_without_duplicates() {
     h.start(SELLER, MKT).await;
     h.run_until_idle(Duration::from_secs(3600)).await;
 
-    assert_eq!(h.only_job().state, JobState::Imported, "{:#?}", h.transcript);
+    assert_eq!(
+        h.only_job().state,
+        JobState::Imported,
+        "{:#?}",
+        h.transcript
+    );
     assert_eq!(h.orders.all().len(), 3);
 }
 
-fn enrichment(id: &str, status: AmazonOrderStatus, with_pii: bool, items: &[(&str, &str)]) -> Enrichment {
+fn enrichment(
+    id: &str,
+    status: AmazonOrderStatus,
+    with_pii: bool,
+    items: &[(&str, &str)],
+) -> Enrichment {
     Enrichment {
         amazon_order_id: AmazonOrderId::new(id),
         amazon_status: Some(status),
@@ -563,7 +747,12 @@ async fn pending_orders_get_item_ids_now_and_buyer_details_once_unshipped() {
     )]));
     h.orders_api.set(
         datetime!(2026-11-19 08:05 UTC),
-        enrichment("111-0000001-0000001", AmazonOrderStatus::Pending, false, &[("OI-1", "SKU1")]),
+        enrichment(
+            "111-0000001-0000001",
+            AmazonOrderStatus::Pending,
+            false,
+            &[("OI-1", "SKU1")],
+        ),
     );
 
     h.start(SELLER, MKT).await;
@@ -576,13 +765,25 @@ async fn pending_orders_get_item_ids_now_and_buyer_details_once_unshipped() {
 
     // The order leaves Pending at Amazon; the next import and pass see it.
     *h.reports.download.lock().unwrap() = VecDeque::from([Ok(DownloadedDocument {
-        bytes: report(&[row("111-0000001-0000001", "2026-11-20T10:30:00+00:00", "Unshipped", "Merchant", "SKU1")]).into_bytes(),
+        bytes: report(&[row(
+            "111-0000001-0000001",
+            "2026-11-20T10:30:00+00:00",
+            "Unshipped",
+            "Merchant",
+            "SKU1",
+        )])
+        .into_bytes(),
         content_type: None,
         gzip: false,
     })]);
     h.orders_api.set(
         datetime!(2026-11-20 10:30 UTC),
-        enrichment("111-0000001-0000001", AmazonOrderStatus::Unshipped, true, &[("OI-1", "SKU1")]),
+        enrichment(
+            "111-0000001-0000001",
+            AmazonOrderStatus::Unshipped,
+            true,
+            &[("OI-1", "SKU1")],
+        ),
     );
     h.time.advance(Duration::from_secs(2 * 3600));
     h.start(SELLER, MKT).await;
@@ -591,11 +792,21 @@ async fn pending_orders_get_item_ids_now_and_buyer_details_once_unshipped() {
     let o = &h.orders.all()[0];
     assert_eq!(o.amazon_status, AmazonOrderStatus::Unshipped);
     assert_eq!(o.status, OrderStatus::New);
-    assert_eq!(o.buyer.email.as_deref(), Some("jane@marketplace.amazon.com"));
-    assert_eq!(o.recipient.as_ref().unwrap().lines, vec!["1 Main St".to_string()]);
+    assert_eq!(
+        o.buyer.email.as_deref(),
+        Some("jane@marketplace.amazon.com")
+    );
+    assert_eq!(
+        o.recipient.as_ref().unwrap().lines,
+        vec!["1 Main St".to_string()]
+    );
     assert_eq!(o.lines[0].order_item_id.as_deref(), Some("OI-1"));
     assert!(!o.needs_enrichment());
-    assert_eq!(h.orders_api.count("getOrder"), 0, "searchOrders covered everything");
+    assert_eq!(
+        h.orders_api.count("getOrder"),
+        0,
+        "searchOrders covered everything"
+    );
 }
 
 #[tokio::test]
@@ -610,7 +821,12 @@ async fn stragglers_missed_by_search_get_one_get_order_each() {
     // Amazon last updated it before the cursor (search will not return it).
     h.orders_api.set(
         datetime!(2026-11-10 09:00 UTC),
-        enrichment("111-0000002-0000002", AmazonOrderStatus::Unshipped, true, &[("OI-3", "SKU3")]),
+        enrichment(
+            "111-0000002-0000002",
+            AmazonOrderStatus::Unshipped,
+            true,
+            &[("OI-3", "SKU3")],
+        ),
     );
 
     h.start(SELLER, MKT).await;
@@ -633,7 +849,12 @@ async fn two_concurrent_deliveries_of_the_first_poll_create_one_report() {
 
     let outcomes = [a.unwrap(), b.unwrap()];
     assert_eq!(h.reports.count("createReport"), 1, "{outcomes:?}");
-    assert!(outcomes.iter().any(|o| matches!(o, StepOutcome::Ignored(_))), "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| matches!(o, StepOutcome::Ignored(_))),
+        "{outcomes:?}"
+    );
 }
 
 #[tokio::test]
@@ -649,17 +870,26 @@ async fn a_duplicate_poll_chain_is_dropped_at_the_next_step() {
 
     assert!(matches!(again, StepOutcome::Ignored(_)), "{again:?}");
     assert_eq!(h.reports.count("createReport"), 1);
-    assert_eq!(h.reports.count("getReport"), 3, "one chain polls: {:#?}", h.transcript);
+    assert_eq!(
+        h.reports.count("getReport"),
+        3,
+        "one chain polls: {:#?}",
+        h.transcript
+    );
     assert_eq!(h.only_job().state, JobState::Imported);
 }
 
 #[tokio::test]
 async fn a_create_report_whose_answer_was_lost_is_adopted_not_repeated() {
     let mut h = harness(&sample_report());
-    h.reports.create.lock().unwrap().push_front(Err(ApiError::Transient {
-        operation: "createReport",
-        message: "timeout after the request was sent".into(),
-    }));
+    h.reports
+        .create
+        .lock()
+        .unwrap()
+        .push_front(Err(ApiError::Transient {
+            operation: "createReport",
+            message: "timeout after the request was sent".into(),
+        }));
     *h.reports.lost_report.lock().unwrap() = Some("R-LOST".into());
 
     h.start(SELLER, MKT).await;
@@ -668,7 +898,11 @@ async fn a_create_report_whose_answer_was_lost_is_adopted_not_repeated() {
     let job = h.only_job();
     assert_eq!(job.state, JobState::Imported, "{:#?}", h.transcript);
     assert_eq!(job.report_id.as_deref(), Some("R-LOST"));
-    assert_eq!(h.reports.count("createReport"), 1, "never a second report for one job");
+    assert_eq!(
+        h.reports.count("createReport"),
+        1,
+        "never a second report for one job"
+    );
     assert_eq!(h.reports.count("getReports"), 1);
 }
 
@@ -685,27 +919,65 @@ async fn an_order_the_store_refuses_for_good_does_not_block_the_import() {
     let stats = job.stats.unwrap();
     assert_eq!(stats.failed_orders, 1);
     assert_eq!(stats.created, 2);
-    assert!(stats.row_errors.iter().any(|e| e.contains("not stored")), "{:?}", stats.row_errors);
-    assert!(matches!(h.start(SELLER, MKT).await, StartOutcome::Started(_)), "the slot is free");
+    assert!(
+        stats.row_errors.iter().any(|e| e.contains("not stored")),
+        "{:?}",
+        stats.row_errors
+    );
+    assert!(
+        matches!(h.start(SELLER, MKT).await, StartOutcome::Started(_)),
+        "the slot is free"
+    );
 }
 
 #[tokio::test]
 async fn an_order_with_a_malformed_item_row_is_held_back_not_stored_short() {
     let mut h = harness(&report(&[
-        row("111-0000007-0000007", "2026-11-19T08:05:00+00:00", "Unshipped", "Merchant", "SKU1"),
-        row("111-0000007-0000007", "2026-11-19T08:05:00+00:00", "Unshipped", "Merchant", "SKU2")
-            .replace("\t1\tUSD", "\tlots\tUSD"),
-        row("111-0000008-0000008", "2026-11-19T08:05:00+00:00", "Unshipped", "Merchant", "SKU3"),
+        row(
+            "111-0000007-0000007",
+            "2026-11-19T08:05:00+00:00",
+            "Unshipped",
+            "Merchant",
+            "SKU1",
+        ),
+        row(
+            "111-0000007-0000007",
+            "2026-11-19T08:05:00+00:00",
+            "Unshipped",
+            "Merchant",
+            "SKU2",
+        )
+        .replace("\t1\tUSD", "\tlots\tUSD"),
+        row(
+            "111-0000008-0000008",
+            "2026-11-19T08:05:00+00:00",
+            "Unshipped",
+            "Merchant",
+            "SKU3",
+        ),
     ]));
 
     h.start(SELLER, MKT).await;
     h.run_until_idle(Duration::from_secs(3600)).await;
 
     let stats = h.only_job().stats.unwrap();
-    assert_eq!((stats.malformed_rows, stats.held_back, stats.created), (1, 1, 1), "{stats:?}");
-    let ids: Vec<String> = h.orders.all().iter().map(|o| o.amazon_order_id.to_string()).collect();
+    assert_eq!(
+        (stats.malformed_rows, stats.held_back, stats.created),
+        (1, 1, 1),
+        "{stats:?}"
+    );
+    let ids: Vec<String> = h
+        .orders
+        .all()
+        .iter()
+        .map(|o| o.amazon_order_id.to_string())
+        .collect();
     assert_eq!(ids, ["111-0000008-0000008"]);
-    assert!(stats.row_errors[0].starts_with("line 3:"), "{:?}", stats.row_errors);
+    assert!(
+        stats.row_errors[0].starts_with("line 3:"),
+        "{:?}",
+        stats.row_errors
+    );
 }
 
 #[tokio::test]
@@ -727,11 +999,18 @@ async fn a_cancellation_seen_only_by_enrichment_closes_the_order() {
         h.time.now(),
         Enrichment {
             last_updated: Some(h.time.now()),
-            ..enrichment("111-0000009-0000009", AmazonOrderStatus::Cancelled, false, &[])
+            ..enrichment(
+                "111-0000009-0000009",
+                AmazonOrderStatus::Cancelled,
+                false,
+                &[],
+            )
         },
     );
     h.time.advance(Duration::from_secs(600));
-    spsync_workflow::schedule_enrichment(&h.queue, &h.clock, &SellersOf(SELLER, MKT)).await.unwrap();
+    spsync_workflow::schedule_enrichment(&h.queue, &h.clock, &SellersOf(SELLER, MKT))
+        .await
+        .unwrap();
     h.run_until_idle(Duration::from_secs(3600)).await;
 
     let o = &h.orders.all()[0];
@@ -756,7 +1035,11 @@ async fn a_job_that_makes_no_way_is_abandoned_by_the_schedule() {
     assert!(matches!(out, StartOutcome::Started(_)), "{out:?}");
     let failed = h.jobs_in(JobState::Failed);
     assert_eq!(failed.len(), 1);
-    assert!(failed[0].failure.as_deref().unwrap().contains("abandoned"), "{:?}", failed[0].failure);
+    assert!(
+        failed[0].failure.as_deref().unwrap().contains("abandoned"),
+        "{:?}",
+        failed[0].failure
+    );
 }
 
 /// A seller directory of one seller and marketplace.
@@ -764,7 +1047,9 @@ struct SellersOf(&'static str, &'static str);
 
 #[async_trait]
 impl spsync_workflow::SellerDirectory for SellersOf {
-    async fn sellers(&self) -> Result<Vec<spsync_workflow::SellerAccount>, spsync_workflow::StoreError> {
+    async fn sellers(
+        &self,
+    ) -> Result<Vec<spsync_workflow::SellerAccount>, spsync_workflow::StoreError> {
         Ok(vec![spsync_workflow::SellerAccount {
             seller_id: SellerId::new(self.0),
             marketplaces: vec![MarketplaceId::new(self.1)],
@@ -773,10 +1058,16 @@ impl spsync_workflow::SellerDirectory for SellersOf {
             enabled: true,
         }])
     }
-    async fn seller(&self, _: &SellerId) -> Result<Option<spsync_workflow::SellerAccount>, spsync_workflow::StoreError> {
+    async fn seller(
+        &self,
+        _: &SellerId,
+    ) -> Result<Option<spsync_workflow::SellerAccount>, spsync_workflow::StoreError> {
         Ok(None)
     }
-    async fn put_seller(&self, _: &spsync_workflow::SellerAccount) -> Result<(), spsync_workflow::StoreError> {
+    async fn put_seller(
+        &self,
+        _: &spsync_workflow::SellerAccount,
+    ) -> Result<(), spsync_workflow::StoreError> {
         Ok(())
     }
 }
@@ -786,16 +1077,32 @@ async fn a_pass_before_the_first_import_does_not_move_the_cursor() {
     let mut h = harness(&sample_report());
     h.orders_api.set(
         datetime!(2026-11-19 09:00 UTC),
-        enrichment("111-0000002-0000002", AmazonOrderStatus::Unshipped, true, &[("OI-3", "SKU3")]),
+        enrichment(
+            "111-0000002-0000002",
+            AmazonOrderStatus::Unshipped,
+            true,
+            &[("OI-3", "SKU3")],
+        ),
     );
 
     // The enrichment schedule fires before any report was imported: nothing is stored yet.
-    spsync_workflow::schedule_enrichment(&h.queue, &h.clock, &SellersOf(SELLER, MKT)).await.unwrap();
+    spsync_workflow::schedule_enrichment(&h.queue, &h.clock, &SellersOf(SELLER, MKT))
+        .await
+        .unwrap();
     h.run_until_idle(Duration::from_secs(60)).await;
     h.start(SELLER, MKT).await;
     h.run_until_idle(Duration::from_secs(3600)).await;
 
-    let o = h.orders.all().into_iter().find(|o| o.amazon_order_id.as_str() == "111-0000002-0000002").unwrap();
+    let o = h
+        .orders
+        .all()
+        .into_iter()
+        .find(|o| o.amazon_order_id.as_str() == "111-0000002-0000002")
+        .unwrap();
     assert!(!o.needs_enrichment(), "{o:#?}");
-    assert_eq!(h.orders_api.count("getOrder"), 0, "searchOrders after the import covered it");
+    assert_eq!(
+        h.orders_api.count("getOrder"),
+        0,
+        "searchOrders after the import covered it"
+    );
 }

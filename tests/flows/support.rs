@@ -10,9 +10,9 @@ use spsync_testkit::memory::{
     MemoryDocumentStore, MemoryJobStore, MemoryOrderStore, QueuedMessage, VirtualQueue,
 };
 use spsync_workflow::{
-    Clock, EnrichPorts, FlowSettings, ImportPorts, OrdersApi, QueueName, ReportPorts,
-    ReportsApi, StartOutcome, StepOutcome, WorkflowError, defer_if_early, enrich_orders,
-    import_report, poll_report, start_report,
+    Clock, EnrichPorts, FlowSettings, ImportPorts, OrdersApi, QueueName, ReportPorts, ReportsApi,
+    StartOutcome, StepOutcome, WorkflowError, defer_if_early, enrich_orders, import_report,
+    poll_report, start_report,
 };
 use time::OffsetDateTime;
 

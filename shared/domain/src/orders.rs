@@ -897,12 +897,54 @@ mod tests {
     fn newer_api_news_moves_the_order_on_and_older_news_does_not() {
         let later = datetime!(2026-11-20 10:00 UTC);
         let cases = [
-            (Some(later), AmazonOrderStatus::Unshipped, AmazonOrderStatus::Unshipped, OrderStatus::New, later, true),
-            (Some(later), AmazonOrderStatus::Cancelled, AmazonOrderStatus::Cancelled, OrderStatus::Canceled, later, true),
-            (Some(later), AmazonOrderStatus::Shipped, AmazonOrderStatus::Shipped, OrderStatus::Fulfilled, later, true),
-            (Some(T0), AmazonOrderStatus::Unshipped, AmazonOrderStatus::Pending, OrderStatus::New, T0, false),
-            (Some(datetime!(2026-11-20 08:00 UTC)), AmazonOrderStatus::Cancelled, AmazonOrderStatus::Pending, OrderStatus::New, T0, false),
-            (None, AmazonOrderStatus::Cancelled, AmazonOrderStatus::Pending, OrderStatus::New, T0, false),
+            (
+                Some(later),
+                AmazonOrderStatus::Unshipped,
+                AmazonOrderStatus::Unshipped,
+                OrderStatus::New,
+                later,
+                true,
+            ),
+            (
+                Some(later),
+                AmazonOrderStatus::Cancelled,
+                AmazonOrderStatus::Cancelled,
+                OrderStatus::Canceled,
+                later,
+                true,
+            ),
+            (
+                Some(later),
+                AmazonOrderStatus::Shipped,
+                AmazonOrderStatus::Shipped,
+                OrderStatus::Fulfilled,
+                later,
+                true,
+            ),
+            (
+                Some(T0),
+                AmazonOrderStatus::Unshipped,
+                AmazonOrderStatus::Pending,
+                OrderStatus::New,
+                T0,
+                false,
+            ),
+            (
+                Some(datetime!(2026-11-20 08:00 UTC)),
+                AmazonOrderStatus::Cancelled,
+                AmazonOrderStatus::Pending,
+                OrderStatus::New,
+                T0,
+                false,
+            ),
+            (
+                None,
+                AmazonOrderStatus::Cancelled,
+                AmazonOrderStatus::Pending,
+                OrderStatus::New,
+                T0,
+                false,
+            ),
         ];
         for (updated, word, want_word, want_status, want_updated, changed) in cases {
             let mut o = complete(pending_mfn());

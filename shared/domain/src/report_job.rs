@@ -328,15 +328,41 @@ mod tests {
         let now = datetime!(2026-11-20 10:05 UTC);
         let stuck = Duration::from_secs(7200);
         let cases = [
-            (ProcessingStatus::InQueue, None, PollDecision::PollAgainAfter(Duration::from_secs(120))),
-            (ProcessingStatus::InProgress, None, PollDecision::PollAgainAfter(Duration::from_secs(120))),
-            (ProcessingStatus::Done, Some("doc-1"), PollDecision::Fetch { report_document_id: "doc-1".into() }),
-            (ProcessingStatus::Done, None, PollDecision::DoneWithoutDocument),
+            (
+                ProcessingStatus::InQueue,
+                None,
+                PollDecision::PollAgainAfter(Duration::from_secs(120)),
+            ),
+            (
+                ProcessingStatus::InProgress,
+                None,
+                PollDecision::PollAgainAfter(Duration::from_secs(120)),
+            ),
+            (
+                ProcessingStatus::Done,
+                Some("doc-1"),
+                PollDecision::Fetch {
+                    report_document_id: "doc-1".into(),
+                },
+            ),
+            (
+                ProcessingStatus::Done,
+                None,
+                PollDecision::DoneWithoutDocument,
+            ),
             (ProcessingStatus::Cancelled, None, PollDecision::Cancelled),
-            (ProcessingStatus::Fatal, Some("doc-err"), PollDecision::Fatal),
+            (
+                ProcessingStatus::Fatal,
+                Some("doc-err"),
+                PollDecision::Fatal,
+            ),
         ];
         for (status, doc, want) in cases {
-            assert_eq!(next_poll(&job(3), status, doc, now, stuck), want, "{status:?}");
+            assert_eq!(
+                next_poll(&job(3), status, doc, now, stuck),
+                want,
+                "{status:?}"
+            );
         }
     }
 
@@ -345,11 +371,23 @@ mod tests {
         let j = job(20);
         let limit = Duration::from_secs(7200);
         assert_eq!(
-            next_poll(&j, ProcessingStatus::InQueue, None, j.created_at + limit, limit),
+            next_poll(
+                &j,
+                ProcessingStatus::InQueue,
+                None,
+                j.created_at + limit,
+                limit
+            ),
             PollDecision::Stuck
         );
         assert!(matches!(
-            next_poll(&j, ProcessingStatus::InQueue, None, j.created_at + limit - Duration::from_secs(1), limit),
+            next_poll(
+                &j,
+                ProcessingStatus::InQueue,
+                None,
+                j.created_at + limit - Duration::from_secs(1),
+                limit
+            ),
             PollDecision::PollAgainAfter(_)
         ));
     }
@@ -383,6 +421,9 @@ mod tests {
         .into_iter()
         .filter(|s| s.is_terminal())
         .collect();
-        assert_eq!(terminal, [JobState::Imported, JobState::Cancelled, JobState::Failed]);
+        assert_eq!(
+            terminal,
+            [JobState::Imported, JobState::Cancelled, JobState::Failed]
+        );
     }
 }

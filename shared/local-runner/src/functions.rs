@@ -83,7 +83,12 @@ pub fn build(
                 aws.dynamodb.clone(),
                 &config.jobs_table_name,
             ));
-            let reports = seller_clients(jobs.clone(), credentials, config.endpoint_overrides(), &ports.clock);
+            let reports = seller_clients(
+                jobs.clone(),
+                credentials,
+                config.endpoint_overrides(),
+                &ports.clock,
+            );
             let queue = queue(QueueUrls {
                 poll_report: Some(config.poll_report_queue_url.clone()),
                 import_report: Some(config.import_report_queue_url.clone()),
@@ -106,7 +111,12 @@ pub fn build(
                 aws.dynamodb.clone(),
                 &config.jobs_table_name,
             ));
-            let reports = seller_clients(jobs.clone(), credentials, config.endpoint_overrides(), &ports.clock);
+            let reports = seller_clients(
+                jobs.clone(),
+                credentials,
+                config.endpoint_overrides(),
+                &ports.clock,
+            );
             let documents = S3DocumentStore::new(aws.s3.clone(), &config.documents_bucket);
             let queue = queue(QueueUrls {
                 poll_report: Some(config.poll_report_queue_url.clone()),
@@ -151,7 +161,12 @@ pub fn build(
                 &config.jobs_table_name,
             ));
             let orders = DynamoOrderStore::new(aws.dynamodb.clone(), &config.orders_table_name);
-            let orders_api = seller_clients(jobs.clone(), credentials, config.endpoint_overrides(), &ports.clock);
+            let orders_api = seller_clients(
+                jobs.clone(),
+                credentials,
+                config.endpoint_overrides(),
+                &ports.clock,
+            );
             let queue = queue(QueueUrls {
                 enrich_orders: Some(config.enrich_orders_queue_url.clone()),
                 ..QueueUrls::default()

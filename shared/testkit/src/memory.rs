@@ -148,7 +148,11 @@ impl JobStore for MemoryJobStore {
         marketplace: &MarketplaceId,
         report_type: &str,
     ) -> Result<Option<JobId>, StoreError> {
-        let key = (seller.to_string(), marketplace.to_string(), report_type.to_owned());
+        let key = (
+            seller.to_string(),
+            marketplace.to_string(),
+            report_type.to_owned(),
+        );
         Ok(lock(&self.active).get(&key).cloned())
     }
 
@@ -160,7 +164,11 @@ impl JobStore for MemoryJobStore {
         job: &JobId,
         previous: Option<&JobId>,
     ) -> Result<(), StoreError> {
-        let key = (seller.to_string(), marketplace.to_string(), report_type.to_owned());
+        let key = (
+            seller.to_string(),
+            marketplace.to_string(),
+            report_type.to_owned(),
+        );
         let mut active = lock(&self.active);
         if active.get(&key) != previous {
             return Err(StoreError::ConditionFailed {
@@ -178,7 +186,11 @@ impl JobStore for MemoryJobStore {
         report_type: &str,
         job: &JobId,
     ) -> Result<(), StoreError> {
-        let key = (seller.to_string(), marketplace.to_string(), report_type.to_owned());
+        let key = (
+            seller.to_string(),
+            marketplace.to_string(),
+            report_type.to_owned(),
+        );
         let mut active = lock(&self.active);
         if active.get(&key) == Some(job) {
             active.remove(&key);
@@ -310,7 +322,10 @@ impl OrderStore for MemoryOrderStore {
                 source: "injected: item too large".into(),
             });
         }
-        let key = (order.seller_id.to_string(), order.amazon_order_id.to_string());
+        let key = (
+            order.seller_id.to_string(),
+            order.amazon_order_id.to_string(),
+        );
         let mut orders = lock(&self.orders);
         let ok = match (orders.get(&key), expected_version) {
             (None, None) => true,
@@ -347,7 +362,10 @@ impl OrderStore for MemoryOrderStore {
         let end = (start + limit.max(1)).min(matching.len());
         let next = (end < matching.len()).then(|| end.to_string());
         Ok((
-            matching[start.min(end)..end].iter().map(|o| (*o).clone()).collect(),
+            matching[start.min(end)..end]
+                .iter()
+                .map(|o| (*o).clone())
+                .collect(),
             next,
         ))
     }

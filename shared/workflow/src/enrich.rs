@@ -13,7 +13,9 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use spsync_domain::{AmazonOrderId, AmazonOrderStatus, Enrichment, MarketplaceId, OrderStatus, SellerId};
+use spsync_domain::{
+    AmazonOrderId, AmazonOrderStatus, Enrichment, MarketplaceId, OrderStatus, SellerId,
+};
 use time::OffsetDateTime;
 use tracing::{info, instrument, warn};
 
@@ -257,7 +259,11 @@ async fn enrich_stragglers(
                 break 'pages;
             }
             calls += 1;
-            match ports.orders_api.get_order(seller, &order.amazon_order_id).await {
+            match ports
+                .orders_api
+                .get_order(seller, &order.amazon_order_id)
+                .await
+            {
                 Ok(Some(e)) => {
                     if apply_one(ports, &mut order, &e, now).await? {
                         changed += 1;

@@ -63,7 +63,12 @@ pub async fn import_report(
     let (bytes, meta) = match ports.documents.get_document(&doc_key).await {
         Ok(d) => d,
         Err(StoreError::NotFound { .. }) => {
-            return fail(ports, job, format!("document {doc_key} is not in the store")).await;
+            return fail(
+                ports,
+                job,
+                format!("document {doc_key} is not in the store"),
+            )
+            .await;
         }
         Err(e) if e.retryability() == Retryability::Permanent => {
             return fail(ports, job, format!("document {doc_key}: {e}")).await;
@@ -115,7 +120,9 @@ pub async fn import_report(
                 // An order whose rows are not adjacent comes out twice; the second part must
                 // see the first one's write, so it starts a new chunk.
                 if chunk.len() == CHUNK
-                    || chunk.iter().any(|o| o.amazon_order_id == order.amazon_order_id)
+                    || chunk
+                        .iter()
+                        .any(|o| o.amazon_order_id == order.amazon_order_id)
                 {
                     if let Err(e) = import_chunk(ports, &job, &mut chunk, now, &mut stats).await {
                         return give_up_or_retry(ports, job, e).await;
@@ -175,7 +182,12 @@ pub async fn import_report(
     }
     ports
         .jobs
-        .release_active(&job.seller_id, &job.marketplace_id, &job.report_type, &job.job_id)
+        .release_active(
+            &job.seller_id,
+            &job.marketplace_id,
+            &job.report_type,
+            &job.job_id,
+        )
         .await?;
     info!(
         job_id = %job.job_id, rows = stats.rows, orders = stats.orders, created = stats.created,
@@ -209,8 +221,16 @@ async fn import_chunk(
             stats.fba += 1;
         }
         let current = existing.remove(&incoming.amazon_order_id);
-        match import_one(ports, &job.seller_id, &job.marketplace_id, current, &incoming, now, stats)
-            .await
+        match import_one(
+            ports,
+            &job.seller_id,
+            &job.marketplace_id,
+            current,
+            &incoming,
+            now,
+            stats,
+        )
+        .await
         {
             Ok(()) => {}
             // One order the store refuses for good does not stop the seller's imports.
@@ -327,7 +347,12 @@ async fn give_up_or_retry(
     error: WorkflowError,
 ) -> Result<StepOutcome, WorkflowError> {
     if error.retryability() == Retryability::Permanent {
-        fail(ports, job, format!("import stopped: {}", clip(&error.to_string()))).await
+        fail(
+            ports,
+            job,
+            format!("import stopped: {}", clip(&error.to_string())),
+        )
+        .await
     } else {
         Err(error)
     }
@@ -348,7 +373,12 @@ async fn fail(
     }
     ports
         .jobs
-        .release_active(&job.seller_id, &job.marketplace_id, &job.report_type, &job.job_id)
+        .release_active(
+            &job.seller_id,
+            &job.marketplace_id,
+            &job.report_type,
+            &job.job_id,
+        )
         .await?;
     warn!(job_id = %job.job_id, reason = %reason, "report import failed; raw document kept");
     Ok(StepOutcome::Finished(JobState::Failed))

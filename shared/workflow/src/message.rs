@@ -230,8 +230,14 @@ mod tests {
     #[test]
     fn other_versions_and_garbage_are_refused() {
         let body = poll().to_json().replace("\"v\":1", "\"v\":2");
-        assert!(matches!(StepMessage::from_json(&body), Err(MessageError::Version { found: 2 })));
-        assert!(matches!(StepMessage::from_json("{}"), Err(MessageError::Malformed(_))));
+        assert!(matches!(
+            StepMessage::from_json(&body),
+            Err(MessageError::Version { found: 2 })
+        ));
+        assert!(matches!(
+            StepMessage::from_json("{}"),
+            Err(MessageError::Malformed(_))
+        ));
         assert!(matches!(
             StepMessage::from_json(r#"{"v":1,"step":"Nope"}"#),
             Err(MessageError::Malformed(_))

@@ -55,8 +55,11 @@ pub trait JobStore: Send + Sync {
     /// Writes a job. `expected_version: None` creates it (fails with `ConditionFailed` if it
     /// exists); `Some(v)` replaces it only if the stored version is `v`. The job is written
     /// as given: the caller has already set `job.version` to the new version.
-    async fn put_job(&self, job: &ReportJob, expected_version: Option<u64>)
-    -> Result<(), StoreError>;
+    async fn put_job(
+        &self,
+        job: &ReportJob,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError>;
     /// The job holding the seller's slot for a report type, if any.
     async fn active_job(
         &self,
@@ -123,8 +126,11 @@ pub trait OrderStore: Send + Sync {
     ) -> Result<Option<Order>, StoreError>;
     /// Writes an order. `expected_version: None` creates it (`ConditionFailed` if it
     /// exists); `Some(v)` replaces it only if the stored version is `v`. Written as given.
-    async fn put_order(&self, order: &Order, expected_version: Option<u64>)
-    -> Result<(), StoreError>;
+    async fn put_order(
+        &self,
+        order: &Order,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError>;
     /// Orders of a seller in a status, by purchase date; `page` continues a listing.
     async fn orders_by_status(
         &self,
@@ -199,8 +205,11 @@ pub trait ReportsApi: Send + Sync {
         data_end: OffsetDateTime,
     ) -> Result<String, ApiError>;
     /// getReport.
-    async fn get_report(&self, seller: &SellerId, report_id: &str)
-    -> Result<ReportStatus, ApiError>;
+    async fn get_report(
+        &self,
+        seller: &SellerId,
+        report_id: &str,
+    ) -> Result<ReportStatus, ApiError>;
     /// cancelReport (only IN_QUEUE reports can be cancelled at Amazon).
     async fn cancel_report(&self, seller: &SellerId, report_id: &str) -> Result<(), ApiError>;
     /// getReports: the newest report of this type and marketplace created at or after

@@ -103,7 +103,9 @@ async fn start_job(
             job_id: active.clone(),
         };
         match ports.jobs.get_job(&key).await? {
-            Some(job) if !job.state.is_terminal() && now - job.created_at >= abandon_after(settings) => {
+            Some(job)
+                if !job.state.is_terminal() && now - job.created_at >= abandon_after(settings) =>
+            {
                 // Last resort: a job that made no way for far longer than a report may take
                 // (its steps keep failing, or its messages went to the dead-letter queue) is
                 // ended so the seller's imports go on; the next job covers the same window.
@@ -193,7 +195,11 @@ fn random_suffix(seller: &SellerId, marketplace: &MarketplaceId, now: time::Offs
     // Per-process random keys (std's RandomState): two runs over the same simulated time, or
     // two containers in the same second, still get distinct ids. The slot claim is what
     // prevents two live jobs; the id only has to be unique.
-    let key = (seller.as_str(), marketplace.as_str(), now.unix_timestamp_nanos());
+    let key = (
+        seller.as_str(),
+        marketplace.as_str(),
+        now.unix_timestamp_nanos(),
+    );
     SplitMix64::new(std::collections::hash_map::RandomState::new().hash_one(key)).next_u64()
 }
 
@@ -215,7 +221,10 @@ async fn abandon(
 ) -> Result<(), WorkflowError> {
     if let Some(report_id) = job.report_id.clone()
         && job.state == JobState::InProgress
-        && let Err(e) = ports.reports.cancel_report(&job.seller_id, &report_id).await
+        && let Err(e) = ports
+            .reports
+            .cancel_report(&job.seller_id, &report_id)
+            .await
     {
         warn!(job_id = %job.job_id, error = %e, "abandoned report not cancelled at Amazon");
     }
@@ -232,7 +241,12 @@ async fn abandon(
         warn!(job_id = %job.job_id, "stalled report job abandoned");
         ports
             .jobs
-            .release_active(&job.seller_id, &job.marketplace_id, &job.report_type, &job.job_id)
+            .release_active(
+                &job.seller_id,
+                &job.marketplace_id,
+                &job.report_type,
+                &job.job_id,
+            )
             .await?;
     }
     Ok(())
@@ -300,7 +314,12 @@ async fn create_report(
     let adopted = if job.create_attempts > 0 {
         match ports
             .reports
-            .find_report(&job.seller_id, &job.report_type, &job.marketplace_id, job.created_at)
+            .find_report(
+                &job.seller_id,
+                &job.report_type,
+                &job.marketplace_id,
+                job.created_at,
+            )
             .await
         {
             Ok(found) => found,
@@ -322,7 +341,9 @@ async fn create_report(
             job.updated_at = ports.clock.now();
             job.version += 1;
             if !write_job(ports.jobs, &job, expected).await? {
-                return Ok(StepOutcome::Ignored("another delivery is creating the report"));
+                return Ok(StepOutcome::Ignored(
+                    "another delivery is creating the report",
+                ));
             }
             let created = ports
                 .reports
@@ -514,7 +535,11 @@ async fn replace_stuck(
     let report_id = job.report_id.clone().unwrap_or_default();
     // Amazon cancels only IN_QUEUE reports; an IN_PROGRESS one is abandoned. Either way the
     // job ends and a fresh one replaces it.
-    if let Err(e) = ports.reports.cancel_report(&job.seller_id, &report_id).await {
+    if let Err(e) = ports
+        .reports
+        .cancel_report(&job.seller_id, &report_id)
+        .await
+    {
         warn!(job_id = %job.job_id, error = %e, "stuck report not cancelled at Amazon");
     }
     job.state = JobState::Failed;
@@ -549,7 +574,13 @@ async fn retry_or_fail(
     match error.retryability() {
         Retryability::Throttled { retry_after } => {
             info!(job_id = %job.job_id, retry_after_ms = retry_after.as_millis() as u64, "throttled, step re-queued");
-            send_step(ports.queue, ports.clock, message.next_attempt(), retry_after).await?;
+            send_step(
+                ports.queue,
+                ports.clock,
+                message.next_attempt(),
+                retry_after,
+            )
+            .await?;
             Ok(StepOutcome::Requeued(retry_after))
         }
         Retryability::Transient => Err(error),
@@ -580,7 +611,12 @@ async fn finish(
     }
     ports
         .jobs
-        .release_active(&job.seller_id, &job.marketplace_id, &job.report_type, &job.job_id)
+        .release_active(
+            &job.seller_id,
+            &job.marketplace_id,
+            &job.report_type,
+            &job.job_id,
+        )
         .await?;
     if let Some(reason) = &job.failure {
         warn!(job_id = %job.job_id, state = job.state.as_str(), reason = %reason, "report job ended");
