@@ -119,14 +119,14 @@ pub async fn import_report(
                 stats.orders += 1;
                 // An order whose rows are not adjacent comes out twice; the second part must
                 // see the first one's write, so it starts a new chunk.
-                if chunk.len() == CHUNK
+                let flush = chunk.len() == CHUNK
                     || chunk
                         .iter()
-                        .any(|o| o.amazon_order_id == order.amazon_order_id)
+                        .any(|o| o.amazon_order_id == order.amazon_order_id);
+                if flush
+                    && let Err(e) = import_chunk(ports, &job, &mut chunk, now, &mut stats).await
                 {
-                    if let Err(e) = import_chunk(ports, &job, &mut chunk, now, &mut stats).await {
-                        return give_up_or_retry(ports, job, e).await;
-                    }
+                    return give_up_or_retry(ports, job, e).await;
                 }
                 chunk.push(order);
             }
