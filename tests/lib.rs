@@ -496,3 +496,42 @@ pub fn without(map: &Value, key: &str) -> Value {
         other => other.clone(),
     }
 }
+
+/// The columns of GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL as most files have them
+/// since 2024 (Amazon's documented list plus `signature-confirmation-recommended`, last), written
+/// from the facts for our own fixtures; tests derive the other variants from it.
+pub const ORDERS_REPORT_COLUMNS: [&str; 33] = [
+    "amazon-order-id",
+    "merchant-order-id",
+    "purchase-date",
+    "last-updated-date",
+    "order-status",
+    "fulfillment-channel",
+    "sales-channel",
+    "order-channel",
+    "ship-service-level",
+    "product-name",
+    "sku",
+    "asin",
+    "item-status",
+    "quantity",
+    "currency",
+    "item-price",
+    "item-tax",
+    "shipping-price",
+    "shipping-tax",
+    "gift-wrap-price",
+    "gift-wrap-tax",
+    "item-promotion-discount",
+    "ship-promotion-discount",
+    "ship-city",
+    "ship-state",
+    "ship-postal-code",
+    "ship-country",
+    "promotion-ids",
+    "cpf",
+    "is-business-order",
+    "purchase-order-number",
+    "price-designation",
+    "signature-confirmation-recommended",
+];

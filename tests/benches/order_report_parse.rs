@@ -28,41 +28,7 @@ const BAD_EVERY: u64 = 200_000;
 const GOAL_ROWS_PER_SEC: f64 = 1_000_000.0;
 const GOAL_PEAK_MB: f64 = 64.0;
 
-const COLUMNS: [&str; 33] = [
-    "amazon-order-id",
-    "merchant-order-id",
-    "purchase-date",
-    "last-updated-date",
-    "order-status",
-    "fulfillment-channel",
-    "sales-channel",
-    "order-channel",
-    "ship-service-level",
-    "product-name",
-    "sku",
-    "asin",
-    "item-status",
-    "quantity",
-    "currency",
-    "item-price",
-    "item-tax",
-    "shipping-price",
-    "shipping-tax",
-    "gift-wrap-price",
-    "gift-wrap-tax",
-    "item-promotion-discount",
-    "ship-promotion-discount",
-    "ship-city",
-    "ship-state",
-    "ship-postal-code",
-    "ship-country",
-    "promotion-ids",
-    "cpf",
-    "is-business-order",
-    "purchase-order-number",
-    "price-designation",
-    "signature-confirmation-recommended",
-];
+use spsync_tests::ORDERS_REPORT_COLUMNS as COLUMNS;
 
 /// Items per order, cycled (mean 3).
 const ITEMS: [u64; 6] = [3, 2, 4, 3, 1, 5];

@@ -18,7 +18,7 @@ use spsync_domain::{
 use time::OffsetDateTime;
 use tracing::{info, instrument, warn};
 
-use crate::report::write_job;
+use crate::report::end_job;
 use crate::*;
 
 /// Orders read from the store and written per round trip (BatchGetItem takes 100 keys).
@@ -177,25 +177,13 @@ pub async fn import_report(
     } else {
         job.state = JobState::Imported;
     }
-    if !write_job(ports.jobs, &job, expected).await? {
-        return Ok(StepOutcome::Ignored("job changed concurrently"));
-    }
-    ports
-        .jobs
-        .release_active(
-            &job.seller_id,
-            &job.marketplace_id,
-            &job.report_type,
-            &job.job_id,
-        )
-        .await?;
     info!(
         job_id = %job.job_id, rows = stats.rows, orders = stats.orders, created = stats.created,
         updated = stats.updated, unchanged = stats.unchanged, stale = stats.stale,
         skipped_closed = stats.skipped_closed, fba = stats.fba, malformed_rows = stats.malformed_rows,
         "report imported"
     );
-    Ok(StepOutcome::Finished(job.state))
+    end_job(ports.jobs, &job, expected).await
 }
 
 async fn import_chunk(
@@ -365,21 +353,8 @@ async fn fail(
 ) -> Result<StepOutcome, WorkflowError> {
     let expected = job.version;
     job.state = JobState::Failed;
-    job.failure = Some(reason.clone());
+    job.failure = Some(format!("{reason} (raw document kept)"));
     job.updated_at = ports.clock.now();
     job.version += 1;
-    if !write_job(ports.jobs, &job, expected).await? {
-        return Ok(StepOutcome::Ignored("job changed concurrently"));
-    }
-    ports
-        .jobs
-        .release_active(
-            &job.seller_id,
-            &job.marketplace_id,
-            &job.report_type,
-            &job.job_id,
-        )
-        .await?;
-    warn!(job_id = %job.job_id, reason = %reason, "report import failed; raw document kept");
-    Ok(StepOutcome::Finished(JobState::Failed))
+    end_job(ports.jobs, &job, expected).await
 }

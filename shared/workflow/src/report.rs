@@ -237,18 +237,7 @@ async fn abandon(
     job.state = JobState::Failed;
     job.updated_at = ports.clock.now();
     job.version += 1;
-    if write_job(ports.jobs, &job, expected).await? {
-        warn!(job_id = %job.job_id, "stalled report job abandoned");
-        ports
-            .jobs
-            .release_active(
-                &job.seller_id,
-                &job.marketplace_id,
-                &job.report_type,
-                &job.job_id,
-            )
-            .await?;
-    }
+    end_job(ports.jobs, &job, expected).await?;
     Ok(())
 }
 
@@ -606,18 +595,26 @@ async fn finish(
     job: ReportJob,
     expected: u64,
 ) -> Result<StepOutcome, WorkflowError> {
-    if !write_job(ports.jobs, &job, expected).await? {
+    end_job(ports.jobs, &job, expected).await
+}
+
+/// Writes a job that reached a terminal state (conditional on `expected`) and frees the
+/// seller's slot; the one place a job ends.
+pub(crate) async fn end_job(
+    jobs: &dyn JobStore,
+    job: &ReportJob,
+    expected: u64,
+) -> Result<StepOutcome, WorkflowError> {
+    if !write_job(jobs, job, expected).await? {
         return Ok(StepOutcome::Ignored("job changed concurrently"));
     }
-    ports
-        .jobs
-        .release_active(
-            &job.seller_id,
-            &job.marketplace_id,
-            &job.report_type,
-            &job.job_id,
-        )
-        .await?;
+    jobs.release_active(
+        &job.seller_id,
+        &job.marketplace_id,
+        &job.report_type,
+        &job.job_id,
+    )
+    .await?;
     if let Some(reason) = &job.failure {
         warn!(job_id = %job.job_id, state = job.state.as_str(), reason = %reason, "report job ended");
     } else {
