@@ -57,15 +57,15 @@ lint: deps-check ## rustfmt check + clippy with warnings as errors + dependency 
 # crate stays free of IO and async.
 .PHONY: deps-check
 deps-check: ## dependency rules of the house style, checked on the resolved graph
-	@bad=$$($(CARGO) tree -p spsync-sim -e normal --prefix none | grep -E '^spsync-' | grep -v '^spsync-sim ' || true); \
-	if [ -n "$$bad" ]; then echo "spsync-sim must not depend on: $$bad"; exit 1; fi
-	@bad=$$($(CARGO) tree -p spsync-domain -e normal --prefix none | grep -E '^(tokio|reqwest|axum|hyper|aws-) ' || true); \
-	if [ -n "$$bad" ]; then echo "spsync-domain must stay free of IO crates: $$bad"; exit 1; fi
-	@bad=$$($(CARGO) tree -p spsync-workflow -e normal --prefix none | grep -E '^(reqwest|axum|hyper|aws-|lambda_runtime) ' || true); \
-	if [ -n "$$bad" ]; then echo "spsync-workflow must not depend on AWS, HTTP or Lambda crates: $$bad"; exit 1; fi
-	@for fn in start-report poll-report import-report enrich-orders; do \
-	  bad=$$($(CARGO) tree -p $$fn -e normal --prefix none | grep -E '^spsync-(testkit|sim|local-runner) ' || true); \
-	  if [ -n "$$bad" ]; then echo "$$fn must not depend on test or local tools: $$bad"; exit 1; fi; \
+	@deps() { $(CARGO) tree -p "$$1" -e normal --prefix none || { echo "cargo tree -p $$1 failed" >&2; exit 1; }; }; \
+	forbid() { crate="$$1"; pattern="$$2"; why="$$3"; tree=$$(deps "$$crate") || exit 1; \
+	  bad=$$(printf '%s\n' "$$tree" | grep -E "$$pattern" | grep -v "^$$crate " | sort -u || true); \
+	  if [ -n "$$bad" ]; then echo "$$crate $$why: $$bad"; exit 1; fi; }; \
+	forbid spsync-sim '^spsync-' 'must not depend on a spsync crate' && \
+	forbid spsync-domain '^(tokio|reqwest|axum|hyper|aws-)' 'must stay free of IO crates' && \
+	forbid spsync-workflow '^(reqwest|axum|hyper|aws-|lambda_runtime) ' 'must not depend on AWS, HTTP or Lambda crates' && \
+	for fn in start-report poll-report import-report enrich-orders; do \
+	  forbid $$fn '^spsync-(testkit|sim|local-runner) ' 'must not depend on test or local tools' || exit 1; \
 	done
 	@echo "dependency rules hold"
 

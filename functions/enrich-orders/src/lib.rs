@@ -15,6 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,8 @@ pub const ENRICH_ORDERS_QUEUE_URL: &str = "ENRICH_ORDERS_QUEUE_URL";
 pub const SPAPI_ENDPOINT: &str = "SPAPI_ENDPOINT";
 /// LWA token URL; empty = Amazon's.
 pub const LWA_ENDPOINT: &str = "LWA_ENDPOINT";
+/// How far back the order report reaches (hours); a seller's first pass reaches as far.
+pub const ORDERS_LOOKBACK_HOURS: &str = "ORDERS_LOOKBACK_HOURS";
 
 /// The flow this function's schedule names in its Input.
 pub const FLOW: &str = "enrich";
@@ -61,6 +64,8 @@ pub struct Config {
     pub spapi_endpoint: Option<Url>,
     /// LWA endpoint override.
     pub lwa_endpoint: Option<Url>,
+    /// Order report lookback (the first pass of a seller reaches as far).
+    pub lookback: Duration,
     /// Metrics namespace and service.
     pub metrics: MetricsConfig,
 }
@@ -84,6 +89,7 @@ impl Config {
             enrich_orders_queue_url: env.required(ENRICH_ORDERS_QUEUE_URL),
             spapi_endpoint: env.parse_optional(SPAPI_ENDPOINT),
             lwa_endpoint: env.parse_optional(LWA_ENDPOINT),
+            lookback: Duration::from_secs(env.parse::<u64>(ORDERS_LOOKBACK_HOURS, 72) * 3600),
             metrics: MetricsConfig::from_reader(&mut env),
         };
         env.finish()?;
@@ -91,9 +97,12 @@ impl Config {
     }
 
     /// The flow settings this function uses (the first pass of a seller reaches back as far
-    /// as the order report: the default lookback).
+    /// as the order report).
     pub fn flow_settings(&self) -> FlowSettings {
-        FlowSettings::default()
+        FlowSettings {
+            lookback: self.lookback,
+            ..FlowSettings::default()
+        }
     }
 
     /// SP-API and LWA endpoint overrides for `SellerClients`.
@@ -476,7 +485,8 @@ mod tests {
             searches,
             [(
                 "A1SIMSELLER0001".to_owned(),
-                fixture_now() - Duration::from_secs(3 * 86_400),
+                // ORDERS_LOOKBACK_HOURS of the test environment: 48.
+                fixture_now() - Duration::from_secs(48 * 3600),
                 None
             )]
         );

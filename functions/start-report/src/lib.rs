@@ -37,6 +37,9 @@ pub const SPAPI_ENDPOINT: &str = "SPAPI_ENDPOINT";
 pub const LWA_ENDPOINT: &str = "LWA_ENDPOINT";
 /// How far back the order report reaches, in hours (default 72).
 pub const ORDERS_LOOKBACK_HOURS: &str = "ORDERS_LOOKBACK_HOURS";
+/// A report not DONE this many minutes after its job was created is replaced; the schedule
+/// abandons a job that made no way for twice as long.
+pub const REPORT_STUCK_AFTER_MINUTES: &str = "REPORT_STUCK_AFTER_MINUTES";
 
 /// The flow this function's schedule names in its Input.
 pub const FLOW: &str = "orders";
@@ -56,6 +59,8 @@ pub struct Config {
     pub lwa_endpoint: Option<Url>,
     /// Report lookback.
     pub lookback: Duration,
+    /// Stuck limit of a report.
+    pub stuck_after: Duration,
     /// Metrics namespace and service.
     pub metrics: MetricsConfig,
 }
@@ -80,6 +85,9 @@ impl Config {
             spapi_endpoint: env.parse_optional(SPAPI_ENDPOINT),
             lwa_endpoint: env.parse_optional(LWA_ENDPOINT),
             lookback: Duration::from_secs(env.parse::<u64>(ORDERS_LOOKBACK_HOURS, 72) * 3600),
+            stuck_after: Duration::from_secs(
+                env.parse::<u64>(REPORT_STUCK_AFTER_MINUTES, 120) * 60,
+            ),
             metrics: MetricsConfig::from_reader(&mut env),
         };
         env.finish()?;
@@ -90,6 +98,7 @@ impl Config {
     pub fn flow_settings(&self) -> FlowSettings {
         FlowSettings {
             lookback: self.lookback,
+            stuck_after: self.stuck_after,
             ..FlowSettings::default()
         }
     }

@@ -1372,9 +1372,9 @@ Resources:
             attributes
                 .get(&QueueAttributeName::VisibilityTimeout)
                 .map(String::as_str),
-            Some("360")
+            Some("1800")
         );
-        assert_eq!(poll.visibility_timeout, Duration::from_secs(360));
+        assert_eq!(poll.visibility_timeout, Duration::from_secs(1800));
         assert_eq!(
             poll.redrive.as_ref().map(|r| r.dead_letter_arn.as_str()),
             Some(dlq.arn.as_str())
@@ -1430,7 +1430,7 @@ Resources:
         assert_eq!(env("REPORT_STUCK_AFTER_MINUTES"), Some("120"));
         assert_eq!(env("SERVICE_NAME"), Some("spsync"));
         assert_eq!(poll.function_name, "spsync-local-PollReportFunction");
-        assert_eq!(poll.timeout, Duration::from_secs(60));
+        assert_eq!(poll.timeout, Duration::from_secs(300));
         let source = &poll.sqs_events[0];
         let queue = stack.queue("PollReportQueue").expect("q");
         assert_eq!(

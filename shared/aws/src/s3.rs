@@ -85,7 +85,8 @@ impl DocumentStore for S3DocumentStore {
                 operation: "GetObject",
                 source: Box::new(e),
             })?;
-        let bytes = bytes.into_bytes().to_vec();
+        // No copy when the aggregated body is one buffer (the usual case).
+        let bytes = Vec::from(bytes.into_bytes());
         tracing::debug!(bytes = bytes.len(), "document read");
         Ok((bytes, meta))
     }

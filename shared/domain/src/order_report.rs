@@ -545,16 +545,16 @@ impl<R: Read> OrderReportReader<R> {
         } else {
             FulfillmentChannel::parse(&text(channel_raw)).ok_or_else(|| {
                 row_err(format!(
-                    "fulfillment-channel {:?} is neither Amazon nor Merchant",
-                    text(channel_raw)
+                    "fulfillment-channel ({}) is neither Amazon nor Merchant",
+                    shape(channel_raw)
                 ))
             })?
         };
         let business_raw = rec.cell(c.is_business_order);
         let is_business_order = parse_bool(business_raw).ok_or_else(|| {
             row_err(format!(
-                "is-business-order {:?} is not true or false",
-                text(business_raw)
+                "is-business-order ({}) is not true or false",
+                shape(business_raw)
             ))
         })?;
         let order = ReportOrder {
@@ -636,7 +636,7 @@ fn parse_line<R>(rec: &LineReader<R>, c: &Columns) -> Result<OrderLine, String> 
         0
     } else {
         parse_u32(quantity_raw)
-            .ok_or_else(|| format!("quantity {:?} is not a whole number", text(quantity_raw)))?
+            .ok_or_else(|| format!("quantity ({}) is not a whole number", shape(quantity_raw)))?
     };
     let price_raw = rec.cell(c.item_price);
     let item_price = if price_raw.is_empty() {
@@ -644,7 +644,7 @@ fn parse_line<R>(rec: &LineReader<R>, c: &Columns) -> Result<OrderLine, String> 
     } else {
         Some(
             parse_decimal(price_raw)
-                .ok_or_else(|| format!("item-price {:?} is not a number", text(price_raw)))?,
+                .ok_or_else(|| format!("item-price ({}) is not a number", shape(price_raw)))?,
         )
     };
     Ok(OrderLine {
@@ -662,8 +662,28 @@ fn bad_date(column: &str, raw: &[u8]) -> String {
     if raw.is_empty() {
         format!("empty {column}")
     } else {
-        format!("{column} {:?} is not an RFC 3339 date", text(raw))
+        format!("{column} ({}) is not an RFC 3339 date", shape(raw))
     }
+}
+
+/// What a bad cell looks like, without its content: a cell shifted by a stray tab may hold
+/// an address or a tax id (`cpf`), and these messages go to logs and to the job record.
+fn shape(raw: &[u8]) -> String {
+    let text = text(raw);
+    let chars = text.chars().count();
+    let kind = if text.chars().all(|c| c.is_ascii_digit()) {
+        "digits"
+    } else if text.chars().all(char::is_alphabetic) {
+        "letters"
+    } else if text
+        .chars()
+        .all(|c| c.is_ascii_digit() || ".,-+:TZ ".contains(c))
+    {
+        "digits and punctuation"
+    } else {
+        "mixed"
+    };
+    format!("{chars} characters, {kind}")
 }
 
 fn text(raw: &[u8]) -> String {
