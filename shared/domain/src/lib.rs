@@ -30,15 +30,21 @@
 #![warn(missing_docs)]
 
 mod backoff;
+mod carriers;
 mod order_import;
 mod order_report;
 mod orders;
 mod processing;
 mod report_job;
+mod shipments;
 pub mod text;
 mod usage_plan;
 
 pub use backoff::{SplitMix64, full_jitter_backoff};
+pub use carriers::{
+    Carrier, CarrierChoice, CarrierError, MAX_CARRIER_NAME, OTHER_CARRIER_CODE, carriers,
+    resolve_carrier,
+};
 pub use order_import::{ImportDecision, SkipReason, decide_import, order_status_for};
 pub use order_report::{
     OrderReportReader, ReportOrder, ReportParseError, ReportRowError, RowError,
@@ -51,5 +57,10 @@ pub use processing::ProcessingStatus;
 pub use report_job::{
     ImportStats, JobId, JobState, MAX_KEPT_ROW_ERRORS, MAX_POLL_DELAY, ORDERS_REPORT_TYPE,
     PollDecision, ReportJob, next_poll, poll_delay,
+};
+pub use shipments::{
+    CheckedShipment, SHIP_DATE_CLOCK_SKEW, SHIP_METHOD_REQUIRED_IN, ShipmentItem, ShipmentProblem,
+    ShipmentRequest, TrackingCheck, TrackingError, check_shipment, check_tracking_format,
+    normalize_tracking, s10_check_digit,
 };
 pub use usage_plan::{MAX_WAIT, TokenBucket, UsagePlan, UsagePlanError};
