@@ -234,6 +234,21 @@ pub fn cursor_from_item(
         .map_err(|_| decode(operation, "cursor", "value is not RFC 3339"))
 }
 
+/// Makes a PutItem conditional the way every versioned write in spsync is: `None` creates
+/// (fails if the item exists), `Some(v)` replaces only the item stored at version `v`.
+pub(crate) fn versioned(
+    request: aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder,
+    expected_version: Option<u64>,
+) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+    match expected_version {
+        None => request.condition_expression("attribute_not_exists(pk)"),
+        Some(v) => request
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", n(v)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,13 +83,7 @@ impl JobStore for DynamoJobStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(job_item(job)?));
-        let request = match expected_version {
-            None => request.condition_expression("attribute_not_exists(pk)"),
-            Some(v) => request
-                .condition_expression("#version = :expected")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":expected", super::item::n(v)),
-        };
+        let request = super::item::versioned(request, expected_version);
         request
             .send()
             .await

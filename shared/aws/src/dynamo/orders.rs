@@ -11,7 +11,7 @@ use tracing::instrument;
 
 use super::ORDERS_BY_STATUS_INDEX;
 use super::item::{
-    Item, get_s, key, n, order_from_item, order_item, order_pk, order_sk, s, status_pk,
+    Item, get_s, key, order_from_item, order_item, order_pk, order_sk, s, status_pk,
 };
 use crate::error::{AdapterError, permanent, store_error};
 
@@ -160,13 +160,7 @@ impl OrderStore for DynamoOrderStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(order_item(order)?));
-        let request = match expected_version {
-            None => request.condition_expression("attribute_not_exists(pk)"),
-            Some(v) => request
-                .condition_expression("#version = :expected")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":expected", n(v)),
-        };
+        let request = super::item::versioned(request, expected_version);
         request
             .send()
             .await
