@@ -31,6 +31,7 @@
 
 mod backoff;
 mod carriers;
+mod fulfillment_feed;
 mod order_import;
 mod order_report;
 mod orders;
@@ -44,6 +45,12 @@ pub use backoff::{SplitMix64, full_jitter_backoff};
 pub use carriers::{
     Carrier, CarrierChoice, CarrierError, MAX_CARRIER_NAME, OTHER_CARRIER_CODE, carriers,
     resolve_carrier,
+};
+pub use fulfillment_feed::{
+    ErrorKind, FEED_CONTENT_TYPE, FEED_HEADER, FULFILLMENT_FEED_TYPE, FeedLine, FeedRenderError,
+    FeedValueProblem, LineOutcome, LineVerdict, ProcessingReport, ProcessingReportError, RecordRef,
+    RecordResult, RenderedFeed, apply_report, lines_from_shipment, parse_processing_report,
+    render_feed, report_discrepancies,
 };
 pub use order_import::{ImportDecision, SkipReason, decide_import, order_status_for};
 pub use order_report::{

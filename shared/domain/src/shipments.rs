@@ -354,6 +354,12 @@ pub struct ShipmentProblem {
     pub message: String,
 }
 
+/// Tabs and line breaks would break the feed's rows; no other control character belongs in a
+/// carrier or ship method either.
+fn has_control(text: &str) -> bool {
+    text.trim().chars().any(char::is_control)
+}
+
 fn problem(problems: &mut Vec<ShipmentProblem>, field: &'static str, message: String) {
     problems.push(ShipmentProblem { field, message });
 }
@@ -454,6 +460,14 @@ pub fn check_shipment(
     }
 
     let carrier = match resolve_carrier(&req.carrier) {
+        Ok(_) if has_control(&req.carrier) => {
+            problem(
+                &mut problems,
+                "carrier",
+                "the carrier contains a tab, line break or other control character".into(),
+            );
+            None
+        }
         Ok(carrier) => Some(carrier),
         Err(e) => {
             problem(&mut problems, "carrier", e.to_string());
@@ -496,6 +510,13 @@ pub fn check_shipment(
         .map(str::trim)
         .filter(|m| !m.is_empty())
         .map(str::to_owned);
+    if ship_method.as_deref().is_some_and(has_control) {
+        problem(
+            &mut problems,
+            "ship_method",
+            "the ship method contains a tab, line break or other control character".into(),
+        );
+    }
     if ship_method.is_none() && SHIP_METHOD_REQUIRED_IN.contains(&order.marketplace_id.as_str()) {
         problem(
             &mut problems,
@@ -1089,6 +1110,18 @@ mod tests {
                 },
                 "ship_method",
                 "required",
+            ),
+            (
+                "a tab inside the ship method",
+                |c| c.req.ship_method = Some("UPS\tGround".into()),
+                "ship_method",
+                "control character",
+            ),
+            (
+                "a line break inside an unknown carrier's name",
+                |c| c.req.carrier = "Speedy\nCouriers".into(),
+                "carrier",
+                "control character",
             ),
         ];
         assert!(Case::valid().check().is_ok());
