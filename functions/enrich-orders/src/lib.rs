@@ -13,14 +13,13 @@
 //! the ports, built by `main.rs` for AWS or by the local runner for its own stack.
 #![warn(missing_docs)]
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde::{Deserialize, Serialize};
 use spsync_lambda_kit::{
-    BatchError, ConfigError, EnvReader, Metrics, MetricsConfig, Unit, run_sqs_batch,
+    BatchError, ConfigError, EnvReader, FromEnv, Metrics, MetricsConfig, Unit, run_sqs_batch,
 };
 use spsync_spapi::EndpointOverrides;
 use spsync_workflow::{
@@ -70,19 +69,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
 }
 
-impl Config {
-    /// From the process environment (Lambda).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_reader(EnvReader::from_process())
-    }
-
-    /// From a map (the local runner sets each function's environment from template.yaml).
-    pub fn from_map(vars: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
-        Self::from_reader(EnvReader::from_map(vars))
-    }
-
-    /// From any reader; every missing or malformed variable in one error.
-    pub fn from_reader(mut env: EnvReader<'_>) -> Result<Self, ConfigError> {
+impl FromEnv for Config {
+    fn from_reader(mut env: EnvReader<'_>) -> Result<Self, ConfigError> {
         let config = Self {
             jobs_table_name: env.required(JOBS_TABLE_NAME),
             orders_table_name: env.required(ORDERS_TABLE_NAME),
@@ -95,7 +83,9 @@ impl Config {
         env.finish()?;
         Ok(config)
     }
+}
 
+impl Config {
     /// The flow settings this function uses (the first pass of a seller reaches back as far
     /// as the order report).
     pub fn flow_settings(&self) -> FlowSettings {
@@ -282,6 +272,7 @@ mod tests {
 
     use super::test_support::*;
     use super::*;
+    use std::collections::BTreeMap;
 
     #[derive(Clone, Copy)]
     enum Answer {

@@ -8,7 +8,7 @@ use spsync_aws::{
     AwsClients, DynamoJobStore, DynamoOrderStore, QueueUrls, SecretsManagerCredentials,
     SqsStepQueue,
 };
-use spsync_lambda_kit::{SystemClock, init_tracing};
+use spsync_lambda_kit::{FromEnv, SystemClock, init_tracing};
 use spsync_spapi::SellerClients;
 
 #[tokio::main]

@@ -10,13 +10,12 @@
 //! the ports, built by `main.rs` for AWS or by the local runner for its own stack.
 #![warn(missing_docs)]
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use spsync_domain::JobState;
 use spsync_lambda_kit::{
-    BatchError, ConfigError, EnvReader, Metrics, MetricsConfig, Unit, run_sqs_batch,
+    BatchError, ConfigError, EnvReader, FromEnv, Metrics, MetricsConfig, Unit, run_sqs_batch,
 };
 use spsync_workflow::{
     Clock, DocumentStore, ImportPorts, JobStore, OrderStore, Step, StepMessage, StepOutcome,
@@ -51,19 +50,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
 }
 
-impl Config {
-    /// From the process environment (Lambda).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_reader(EnvReader::from_process())
-    }
-
-    /// From a map (the local runner sets each function's environment from template.yaml).
-    pub fn from_map(vars: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
-        Self::from_reader(EnvReader::from_map(vars))
-    }
-
-    /// From any reader; every missing or malformed variable in one error.
-    pub fn from_reader(mut env: EnvReader<'_>) -> Result<Self, ConfigError> {
+impl FromEnv for Config {
+    fn from_reader(mut env: EnvReader<'_>) -> Result<Self, ConfigError> {
         let config = Self {
             jobs_table_name: env.required(JOBS_TABLE_NAME),
             orders_table_name: env.required(ORDERS_TABLE_NAME),
@@ -75,6 +63,8 @@ impl Config {
         Ok(config)
     }
 }
+
+impl Config {}
 
 /// What the handler works with, built once per container.
 pub struct Deps {
@@ -206,6 +196,7 @@ mod tests {
 
     use super::test_support::*;
     use super::*;
+    use std::collections::BTreeMap;
 
     const DOCUMENT_KEY: &str = "reports/A1SIMSELLER0001/GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL/2026-11-20/R-2a.raw";
 

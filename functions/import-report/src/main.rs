@@ -8,7 +8,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use spsync_aws::{
     AwsClients, DynamoJobStore, DynamoOrderStore, QueueUrls, S3DocumentStore, SqsStepQueue,
 };
-use spsync_lambda_kit::{SystemClock, init_tracing};
+use spsync_lambda_kit::{FromEnv, SystemClock, init_tracing};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -12,14 +12,13 @@
 //! the ports, built by `main.rs` for AWS or by the local runner for its own stack.
 #![warn(missing_docs)]
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use spsync_domain::JobState;
 use spsync_lambda_kit::{
-    BatchError, ConfigError, EnvReader, Metrics, MetricsConfig, run_sqs_batch,
+    BatchError, ConfigError, EnvReader, FromEnv, Metrics, MetricsConfig, run_sqs_batch,
 };
 use spsync_spapi::EndpointOverrides;
 use spsync_workflow::{
@@ -73,19 +72,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
 }
 
-impl Config {
-    /// From the process environment (Lambda).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_reader(EnvReader::from_process())
-    }
-
-    /// From a map (the local runner sets each function's environment from template.yaml).
-    pub fn from_map(vars: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
-        Self::from_reader(EnvReader::from_map(vars))
-    }
-
-    /// From any reader; every missing or malformed variable in one error.
-    pub fn from_reader(mut env: EnvReader<'_>) -> Result<Self, ConfigError> {
+impl FromEnv for Config {
+    fn from_reader(mut env: EnvReader<'_>) -> Result<Self, ConfigError> {
         let config = Self {
             jobs_table_name: env.required(JOBS_TABLE_NAME),
             documents_bucket: env.required(DOCUMENTS_BUCKET),
@@ -102,7 +90,9 @@ impl Config {
         env.finish()?;
         Ok(config)
     }
+}
 
+impl Config {
     /// The flow settings this function uses.
     pub fn flow_settings(&self) -> FlowSettings {
         FlowSettings {
@@ -234,6 +224,7 @@ mod tests {
 
     use super::test_support::*;
     use super::*;
+    use std::collections::BTreeMap;
 
     #[derive(Clone)]
     enum Answer {

@@ -8,7 +8,7 @@ use poll_report::{Config, Deps, handle};
 use spsync_aws::{
     AwsClients, DynamoJobStore, QueueUrls, S3DocumentStore, SecretsManagerCredentials, SqsStepQueue,
 };
-use spsync_lambda_kit::{SystemClock, init_tracing};
+use spsync_lambda_kit::{FromEnv, SystemClock, init_tracing};
 use spsync_spapi::SellerClients;
 
 #[tokio::main]

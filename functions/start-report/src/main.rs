@@ -5,7 +5,7 @@ use std::sync::Arc;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use spsync_aws::{AwsClients, DynamoJobStore, QueueUrls, SecretsManagerCredentials, SqsStepQueue};
-use spsync_lambda_kit::{SystemClock, init_tracing};
+use spsync_lambda_kit::{FromEnv, SystemClock, init_tracing};
 use spsync_spapi::SellerClients;
 use start_report::{Config, Deps, handle};
 

@@ -172,6 +172,24 @@ impl<'a> EnvReader<'a> {
     }
 }
 
+/// A function's configuration, read from its environment. Implement [`FromEnv::from_reader`]
+/// once; Lambda reads the process environment ([`FromEnv::from_env`]) and the local runner the
+/// environment template.yaml gives the function ([`FromEnv::from_map`]), through the same code.
+pub trait FromEnv: Sized {
+    /// From any reader; every missing or malformed variable in one error.
+    fn from_reader(env: EnvReader<'_>) -> Result<Self, ConfigError>;
+
+    /// From the process environment (Lambda).
+    fn from_env() -> Result<Self, ConfigError> {
+        Self::from_reader(EnvReader::from_process())
+    }
+
+    /// From a map (the local runner sets each function's environment from template.yaml).
+    fn from_map(vars: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        Self::from_reader(EnvReader::from_map(vars))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

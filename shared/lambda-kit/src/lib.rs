@@ -23,7 +23,7 @@ mod logging;
 mod metrics;
 
 pub use batch::{BatchError, DEFAULT_BATCH_CONCURRENCY, run_sqs_batch};
-pub use env::{ConfigError, EnvReader};
+pub use env::{ConfigError, EnvReader, FromEnv};
 pub use logging::{init_tracing, log_filter};
 pub use metrics::{DEFAULT_SERVICE, METRICS_NAMESPACE, Metrics, MetricsConfig, SERVICE_NAME, Unit};
 

@@ -19,7 +19,7 @@ use spsync_aws::{
     AwsClients, DynamoJobStore, DynamoOrderStore, QueueUrls, S3DocumentStore,
     SecretsManagerCredentials, SqsStepQueue,
 };
-use spsync_lambda_kit::{BatchError, Metrics, MetricsConfig};
+use spsync_lambda_kit::{BatchError, FromEnv, Metrics, MetricsConfig};
 use spsync_spapi::{EndpointOverrides, SellerClients};
 use spsync_workflow::{Clock, CredentialStore, SellerDirectory, StepQueue};
 use time::OffsetDateTime;
