@@ -153,6 +153,7 @@ impl<R: ReportsApi, O: OrdersApi> Harness<R, O> {
                 };
                 enrich_orders(&ports, &m.message, &self.settings).await
             }
+            QueueName::FeedSteps => panic!("this harness runs no feed steps: {:?}", m.message),
         }
     }
 

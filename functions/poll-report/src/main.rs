@@ -28,6 +28,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         poll_report: Some(config.poll_report_queue_url.clone()),
         import_report: Some(config.import_report_queue_url.clone()),
         enrich_orders: None,
+        ..QueueUrls::default()
     };
     let queue = SqsStepQueue::new(aws.sqs.clone(), urls);
     let deps = Deps::new(

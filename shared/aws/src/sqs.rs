@@ -18,6 +18,8 @@ pub struct QueueUrls {
     pub import_report: Option<String>,
     /// EnrichOrdersQueue's URL.
     pub enrich_orders: Option<String>,
+    /// FeedStepsQueue's URL.
+    pub feed_steps: Option<String>,
 }
 
 impl QueueUrls {
@@ -27,6 +29,7 @@ impl QueueUrls {
             QueueName::PollReport => self.poll_report.as_deref(),
             QueueName::ImportReport => self.import_report.as_deref(),
             QueueName::EnrichOrders => self.enrich_orders.as_deref(),
+            QueueName::FeedSteps => self.feed_steps.as_deref(),
         }
     }
 }
@@ -63,6 +66,7 @@ fn queue_label(queue: QueueName) -> &'static str {
         QueueName::PollReport => "PollReportQueue",
         QueueName::ImportReport => "ImportReportQueue",
         QueueName::EnrichOrders => "EnrichOrdersQueue",
+        QueueName::FeedSteps => "FeedStepsQueue",
     }
 }
 

@@ -31,12 +31,14 @@
 
 mod backoff;
 mod carriers;
+mod feed_job;
 mod fulfillment_feed;
 mod order_import;
 mod order_report;
 mod orders;
 mod processing;
 mod report_job;
+mod shipment_record;
 mod shipments;
 pub mod text;
 mod usage_plan;
@@ -45,6 +47,10 @@ pub use backoff::{SplitMix64, full_jitter_backoff};
 pub use carriers::{
     Carrier, CarrierChoice, CarrierError, MAX_CARRIER_NAME, OTHER_CARRIER_CODE, carriers,
     resolve_carrier,
+};
+pub use feed_job::{
+    FeedCounts, FeedJob, FeedJobState, MAX_FEED_LINES, UPLOAD_URL_LIFETIME, feed_document_key,
+    processing_report_key,
 };
 pub use fulfillment_feed::{
     ErrorKind, FEED_CONTENT_TYPE, FEED_HEADER, FULFILLMENT_FEED_TYPE, FeedLine, FeedRenderError,
@@ -64,6 +70,11 @@ pub use processing::ProcessingStatus;
 pub use report_job::{
     ImportStats, JobId, JobState, MAX_KEPT_ROW_ERRORS, MAX_POLL_DELAY, ORDERS_REPORT_TYPE,
     PollDecision, ReportJob, next_poll, poll_delay,
+};
+pub use shipment_record::{
+    Correction, CorrectionRefused, FeedAttempt, MAX_FATAL_ATTEMPTS, MAX_SHIPMENT_ID,
+    OrderShipmentsSeen, PackageSeen, Shipment, ShipmentState, all_items_confirmed, package_shows,
+    shipped_quantities,
 };
 pub use shipments::{
     CheckedShipment, SHIP_DATE_CLOCK_SKEW, SHIP_METHOD_REQUIRED_IN, ShipmentItem, ShipmentProblem,

@@ -93,6 +93,7 @@ pub fn build(
                 poll_report: Some(config.poll_report_queue_url.clone()),
                 import_report: Some(config.import_report_queue_url.clone()),
                 enrich_orders: None,
+                ..QueueUrls::default()
             });
             let deps = start_report::Deps::new(
                 &config,
@@ -122,6 +123,7 @@ pub fn build(
                 poll_report: Some(config.poll_report_queue_url.clone()),
                 import_report: Some(config.import_report_queue_url.clone()),
                 enrich_orders: None,
+                ..QueueUrls::default()
             });
             let deps = poll_report::Deps::new(
                 &config,

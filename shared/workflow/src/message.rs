@@ -58,6 +58,21 @@ pub enum Step {
         )]
         updated_after: Option<OffsetDateTime>,
     },
+    /// Moves a fulfilment feed job one step (document, upload, createFeed, poll, apply).
+    FeedStep {
+        /// Seller.
+        seller_id: SellerId,
+        /// The feed job.
+        job_id: JobId,
+    },
+    /// The closed loop: reads back orders whose shipments Amazon accepted.
+    ConfirmShipments {
+        /// Seller.
+        seller_id: SellerId,
+        /// Passes made for the oldest accepted shipment so far (spaces the next one).
+        #[serde(default)]
+        pass: u32,
+    },
 }
 
 impl Step {
@@ -67,6 +82,8 @@ impl Step {
             Self::PollReport { .. } => "PollReport",
             Self::ImportReport { .. } => "ImportReport",
             Self::EnrichOrders { .. } => "EnrichOrders",
+            Self::FeedStep { .. } => "FeedStep",
+            Self::ConfirmShipments { .. } => "ConfirmShipments",
         }
     }
 
@@ -76,6 +93,7 @@ impl Step {
             Self::PollReport { .. } => QueueName::PollReport,
             Self::ImportReport { .. } => QueueName::ImportReport,
             Self::EnrichOrders { .. } => QueueName::EnrichOrders,
+            Self::FeedStep { .. } | Self::ConfirmShipments { .. } => QueueName::FeedSteps,
         }
     }
 }
@@ -89,6 +107,8 @@ pub enum QueueName {
     ImportReport,
     /// EnrichOrdersQueue → enrich-orders.
     EnrichOrders,
+    /// FeedStepsQueue → feed-steps (fulfilment feeds and their closed loop).
+    FeedSteps,
 }
 
 /// One SQS message body.

@@ -7,8 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use spsync_domain::{
-    AmazonOrderId, Enrichment, JobId, MarketplaceId, Order, OrderStatus, ProcessingStatus,
-    ReportJob, SellerId,
+    AmazonOrderId, Enrichment, FeedJob, JobId, MarketplaceId, Order, OrderShipmentsSeen,
+    OrderStatus, ProcessingStatus, ReportJob, SellerId, Shipment,
 };
 use time::OffsetDateTime;
 
@@ -288,4 +288,176 @@ impl std::fmt::Debug for LwaSecret {
 pub trait CredentialStore: Send + Sync {
     /// The credentials in a secret (id or ARN).
     async fn lwa_secret(&self, secret_id: &str) -> Result<LwaSecret, StoreError>;
+}
+
+/// Recorded shipments (issue 4).
+#[async_trait]
+pub trait ShipmentStore: Send + Sync {
+    /// Reads one shipment.
+    async fn get_shipment(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+        shipment_id: &str,
+    ) -> Result<Option<Shipment>, StoreError>;
+    /// Every shipment of an order, by shipment id.
+    async fn shipments_of_order(
+        &self,
+        seller: &SellerId,
+        order: &AmazonOrderId,
+    ) -> Result<Vec<Shipment>, StoreError>;
+    /// Writes a shipment. `expected_version: None` creates it (`ConditionFailed` if it
+    /// exists); `Some(v)` replaces it only if the stored version is `v`. Written as given:
+    /// the caller has already set `shipment.version` to the new version.
+    async fn put_shipment(
+        &self,
+        shipment: &Shipment,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError>;
+    /// Shipments of a seller in a state ([`spsync_domain::ShipmentState::name`]), oldest revision first;
+    /// `page` continues a listing.
+    async fn shipments_in_state(
+        &self,
+        seller: &SellerId,
+        state: &str,
+        page: Option<String>,
+        limit: usize,
+    ) -> Result<(Vec<Shipment>, Option<String>), StoreError>;
+}
+
+/// Fulfilment feed jobs and the per-seller "live feed" slot (issue 4).
+#[async_trait]
+pub trait FeedJobStore: Send + Sync {
+    /// Reads a feed job.
+    async fn get_feed_job(
+        &self,
+        seller: &SellerId,
+        job: &JobId,
+    ) -> Result<Option<FeedJob>, StoreError>;
+    /// Writes a feed job (`None` creates, `Some(v)` replaces version `v`; written as given).
+    async fn put_feed_job(
+        &self,
+        job: &FeedJob,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError>;
+    /// The job holding the seller's live-feed slot for a feed type, if any.
+    async fn live_feed(
+        &self,
+        seller: &SellerId,
+        feed_type: &str,
+    ) -> Result<Option<JobId>, StoreError>;
+    /// Points the slot at `job` if free (`previous: None`) or still holding `previous`;
+    /// `ConditionFailed` otherwise.
+    async fn claim_live_feed(
+        &self,
+        seller: &SellerId,
+        feed_type: &str,
+        job: &JobId,
+        previous: Option<&JobId>,
+    ) -> Result<(), StoreError>;
+    /// Frees the slot if it holds `job` (no error when it does not).
+    async fn release_live_feed(
+        &self,
+        seller: &SellerId,
+        feed_type: &str,
+        job: &JobId,
+    ) -> Result<(), StoreError>;
+    /// The seller's most recent feed jobs, newest first.
+    async fn recent_feed_jobs(
+        &self,
+        seller: &SellerId,
+        limit: usize,
+    ) -> Result<Vec<FeedJob>, StoreError>;
+}
+
+/// getFeed's answer, as much as the workflow needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedStatus {
+    /// Processing status.
+    pub processing_status: ProcessingStatus,
+    /// The processing report's document id (DONE, and often FATAL).
+    pub result_document_id: Option<String>,
+}
+
+/// createFeedDocument's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedUpload {
+    /// Amazon's document id.
+    pub feed_document_id: String,
+    /// Presigned PUT URL (5 minutes).
+    pub url: String,
+}
+
+/// Feeds API (per seller: the adapter picks the seller's credentials and limiter).
+#[async_trait]
+pub trait FeedsApi: Send + Sync {
+    /// createFeedDocument for `content_type`.
+    async fn create_feed_document(
+        &self,
+        seller: &SellerId,
+        content_type: &str,
+    ) -> Result<FeedUpload, ApiError>;
+    /// PUT of the bytes to the presigned URL (not an SP-API call; no usage plan).
+    async fn upload_feed_document(
+        &self,
+        seller: &SellerId,
+        url: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<(), ApiError>;
+    /// createFeed; returns the feed id.
+    async fn create_feed(
+        &self,
+        seller: &SellerId,
+        feed_type: &str,
+        marketplaces: &[MarketplaceId],
+        feed_document_id: &str,
+    ) -> Result<String, ApiError>;
+    /// getFeed.
+    async fn get_feed(&self, seller: &SellerId, feed_id: &str) -> Result<FeedStatus, ApiError>;
+    /// getFeeds: the oldest feed of this type created at or after `created_since`, if any.
+    /// Used to adopt a feed whose createFeed answer was lost.
+    async fn find_feed(
+        &self,
+        seller: &SellerId,
+        feed_type: &str,
+        created_since: OffsetDateTime,
+    ) -> Result<Option<String>, ApiError>;
+    /// getFeedDocument and the download of its presigned URL, raw.
+    async fn download_feed_document(
+        &self,
+        seller: &SellerId,
+        feed_document_id: &str,
+    ) -> Result<DownloadedDocument, ApiError>;
+}
+
+/// One page of the closed-loop read-back (searchOrders with includedData PACKAGES and
+/// FULFILLMENT).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackagesPage {
+    /// Orders on the page.
+    pub orders: Vec<OrderShipmentsSeen>,
+    /// Next page, if any.
+    pub next_token: Option<String>,
+}
+
+/// The Orders API calls the closed loop needs (issue 4).
+#[async_trait]
+pub trait PackagesApi: Send + Sync {
+    /// searchOrders over orders updated after `updated_after` in one marketplace, with
+    /// includedData PACKAGES and FULFILLMENT, 100 a page.
+    async fn search_packages(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        updated_after: OffsetDateTime,
+        page_token: Option<&str>,
+    ) -> Result<PackagesPage, ApiError>;
+    /// getOrder with includedData PACKAGES and FULFILLMENT; `None` when Amazon does not know
+    /// the order.
+    async fn get_packages(
+        &self,
+        seller: &SellerId,
+        id: &AmazonOrderId,
+    ) -> Result<Option<OrderShipmentsSeen>, ApiError>;
 }

@@ -69,6 +69,7 @@ async fn each_step_goes_to_its_own_queue() {
         poll_report: Some(poll_url.clone()),
         import_report: Some(import_url.clone()),
         enrich_orders: None,
+        ..QueueUrls::default()
     };
     let queue = SqsStepQueue::new(clients.sqs.clone(), urls);
 
