@@ -7,6 +7,7 @@
 mod clock;
 pub mod memory;
 pub mod moto;
+pub mod shipping;
 
 pub use clock::ManualClock;
 pub use moto::MotoServer;

@@ -16,7 +16,7 @@ use spsync_workflow::{
 };
 use time::OffsetDateTime;
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -35,17 +35,21 @@ pub enum FailOp {
     Send,
     /// `put_order`, refused for good (as DynamoDB refuses an item over its size limit).
     PutOrderPermanently,
+    /// `put_shipment`.
+    PutShipment,
+    /// `put_feed_job`.
+    PutFeedJob,
 }
 
 #[derive(Default)]
-struct Failures(Mutex<HashMap<FailOp, u32>>);
+pub(crate) struct Failures(Mutex<HashMap<FailOp, u32>>);
 
 impl Failures {
-    fn arm(&self, op: FailOp, times: u32) {
+    pub(crate) fn arm(&self, op: FailOp, times: u32) {
         *lock(&self.0).entry(op).or_default() += times;
     }
 
-    fn take(&self, op: FailOp) -> bool {
+    pub(crate) fn take(&self, op: FailOp) -> bool {
         let mut m = lock(&self.0);
         match m.get_mut(&op) {
             Some(n) if *n > 0 => {
@@ -57,7 +61,7 @@ impl Failures {
     }
 }
 
-fn injected(operation: &'static str) -> StoreError {
+pub(crate) fn injected(operation: &'static str) -> StoreError {
     StoreError::Transient {
         operation,
         source: "injected failure".into(),

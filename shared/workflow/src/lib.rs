@@ -17,6 +17,7 @@ pub mod ports;
 mod enrich;
 mod import;
 mod report;
+mod shipments;
 
 use std::time::Duration;
 
@@ -25,6 +26,10 @@ pub use error::{ApiError, BoxError, QueueError, Retryability, StoreError, Workfl
 pub use import::{ImportPorts, import_report};
 pub use message::{JobKey, MessageError, QueueName, Step, StepMessage};
 pub use ports::*;
+pub use shipments::{
+    RecordError, Recorded, ShipmentPorts, check_shipment_id, correct_shipment, record_shipment,
+    requeue_shipment,
+};
 pub use report::{ReportPorts, StartOutcome, poll_report, start_report, start_reports};
 
 /// SQS's longest per-message delay.
