@@ -9,10 +9,12 @@ use spsync_domain::{JobState, MarketplaceId, ReportJob, SellerId};
 use spsync_testkit::memory::{
     MemoryDocumentStore, MemoryJobStore, MemoryOrderStore, QueuedMessage, VirtualQueue,
 };
+use spsync_testkit::shipping::{MemoryFeedJobStore, MemoryShipmentStore};
 use spsync_workflow::{
-    Clock, EnrichPorts, FlowSettings, ImportPorts, OrdersApi, QueueName, ReportPorts, ReportsApi,
-    StartOutcome, StepOutcome, WorkflowError, defer_if_early, enrich_orders, import_report,
-    poll_report, start_report,
+    Clock, EnrichPorts, FeedPorts, FeedSettings, FeedsApi, FlowSettings, ImportPorts, OrdersApi,
+    PackagesApi, QueueName, ReportPorts, ReportsApi, StartOutcome, Step, StepOutcome,
+    WorkflowError, confirm_shipments, defer_if_early, enrich_orders, feed_step, import_report,
+    poll_report, start_feed, start_report,
 };
 use time::OffsetDateTime;
 
@@ -79,6 +81,15 @@ pub struct Harness<R, O> {
     pub reports: R,
     pub orders_api: O,
     pub settings: FlowSettings,
+    pub shipments: MemoryShipmentStore,
+    pub feed_jobs: MemoryFeedJobStore,
+    pub feed_settings: FeedSettings,
+    pub feeds: Option<Arc<dyn FeedsApi>>,
+    pub packages: Option<Arc<dyn PackagesApi>>,
+    /// Recording → confirmed seconds of every shipment the closed loop confirmed.
+    pub confirm_seconds: Vec<i64>,
+    feed_random: u64,
+    confirmed_now: Mutex<Vec<i64>>,
     pub transcript: Vec<String>,
     pub dead_letters: Vec<QueuedMessage>,
     receives: std::collections::HashMap<String, u32>,
@@ -97,6 +108,14 @@ impl<R: ReportsApi, O: OrdersApi> Harness<R, O> {
             reports,
             orders_api,
             settings: FlowSettings::default(),
+            shipments: MemoryShipmentStore::new(),
+            feed_jobs: MemoryFeedJobStore::new(),
+            feed_settings: FeedSettings::default(),
+            feeds: None,
+            packages: None,
+            confirm_seconds: Vec::new(),
+            feed_random: 1,
+            confirmed_now: Mutex::new(Vec::new()),
             transcript: Vec::new(),
             dead_letters: Vec::new(),
             receives: Default::default(),
@@ -153,8 +172,59 @@ impl<R: ReportsApi, O: OrdersApi> Harness<R, O> {
                 };
                 enrich_orders(&ports, &m.message, &self.settings).await
             }
-            QueueName::FeedSteps => panic!("this harness runs no feed steps: {:?}", m.message),
+            QueueName::FeedSteps => {
+                let ports = self.feed_ports();
+                match &m.message.step {
+                    Step::SendShipments { seller_id } => {
+                        start_feed(&ports, seller_id, &self.feed_settings, 7)
+                            .await
+                            .map(|o| StepOutcome::Advanced(feed_start_name(&o)))
+                    }
+                    Step::ConfirmShipments { .. } => {
+                        let (outcome, summary) =
+                            confirm_shipments(&ports, &m.message, &self.feed_settings).await?;
+                        self.confirmed_now.lock().unwrap().extend(summary.confirmed);
+                        Ok(outcome)
+                    }
+                    _ => feed_step(&ports, &m.message, &self.feed_settings).await,
+                }
+            }
         }
+    }
+
+    /// The ports of the fulfilment flow (needs [`Harness::with_feeds`]).
+    pub fn feed_ports(&self) -> FeedPorts<'_> {
+        FeedPorts {
+            clock: &self.clock,
+            feed_jobs: &self.feed_jobs,
+            shipments: &self.shipments,
+            orders: &self.orders,
+            documents: &self.documents,
+            queue: &self.queue,
+            feeds: self.feeds.as_deref().expect("Harness::with_feeds"),
+            packages: self.packages.as_deref().expect("Harness::with_feeds"),
+        }
+    }
+
+    /// Adds the Feeds API and the packages read-back.
+    pub fn with_feeds(mut self, feeds: Arc<dyn FeedsApi>, packages: Arc<dyn PackagesApi>) -> Self {
+        self.feeds = Some(feeds);
+        self.packages = Some(packages);
+        self
+    }
+
+    /// Runs the schedule's feed start for a seller, as send-shipments would.
+    pub async fn start_feed(&mut self, seller: &str) -> spsync_workflow::FeedStart {
+        self.feed_random += 1;
+        let ports = self.feed_ports();
+        start_feed(
+            &ports,
+            &SellerId::new(seller),
+            &self.feed_settings,
+            self.feed_random,
+        )
+        .await
+        .expect("start_feed")
     }
 
     /// Delivers every message due now; failures come back after [`VISIBILITY`] and go to
@@ -170,6 +240,8 @@ impl<R: ReportsApi, O: OrdersApi> Harness<R, O> {
                 *r
             };
             let result = self.deliver(&m).await;
+            let confirmed: Vec<i64> = std::mem::take(&mut *self.confirmed_now.lock().unwrap());
+            self.confirm_seconds.extend(confirmed);
             let line = format!(
                 "{} {} attempt={} -> {}",
                 self.time.now().time(),
@@ -226,5 +298,14 @@ impl<R: ReportsApi, O: OrdersApi> Harness<R, O> {
             .into_iter()
             .filter(|j| j.state == state)
             .collect()
+    }
+}
+
+fn feed_start_name(o: &spsync_workflow::FeedStart) -> &'static str {
+    match o {
+        spsync_workflow::FeedStart::Started { .. } => "feed started",
+        spsync_workflow::FeedStart::Busy(_) => "feed busy",
+        spsync_workflow::FeedStart::Idle => "no shipments queued",
+        spsync_workflow::FeedStart::Waiting(_) => "shipments wait",
     }
 }

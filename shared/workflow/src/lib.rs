@@ -15,6 +15,7 @@ pub mod message;
 pub mod ports;
 
 mod enrich;
+mod feeds;
 mod import;
 mod report;
 mod shipments;
@@ -23,14 +24,18 @@ use std::time::Duration;
 
 pub use enrich::{EnrichPorts, EnrichSummary, enrich_orders, schedule_enrichment};
 pub use error::{ApiError, BoxError, QueueError, Retryability, StoreError, WorkflowError};
+pub use feeds::{
+    ConfirmSummary, FeedPorts, FeedSettings, FeedStart, confirm_shipments, feed_step, start_feed,
+    start_feeds,
+};
 pub use import::{ImportPorts, import_report};
 pub use message::{JobKey, MessageError, QueueName, Step, StepMessage};
 pub use ports::*;
+pub use report::{ReportPorts, StartOutcome, poll_report, start_report, start_reports};
 pub use shipments::{
     RecordError, Recorded, ShipmentPorts, check_shipment_id, correct_shipment, record_shipment,
     requeue_shipment,
 };
-pub use report::{ReportPorts, StartOutcome, poll_report, start_report, start_reports};
 
 /// SQS's longest per-message delay.
 pub const MAX_QUEUE_DELAY: Duration = Duration::from_secs(900);

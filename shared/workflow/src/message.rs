@@ -65,6 +65,12 @@ pub enum Step {
         /// The feed job.
         job_id: JobId,
     },
+    /// Starts the seller's next fulfilment feed when shipments are queued and no feed is live
+    /// (sent when a feed ends, delayed to respect createFeed's usage plan).
+    SendShipments {
+        /// Seller.
+        seller_id: SellerId,
+    },
     /// The closed loop: reads back orders whose shipments Amazon accepted.
     ConfirmShipments {
         /// Seller.
@@ -83,6 +89,7 @@ impl Step {
             Self::ImportReport { .. } => "ImportReport",
             Self::EnrichOrders { .. } => "EnrichOrders",
             Self::FeedStep { .. } => "FeedStep",
+            Self::SendShipments { .. } => "SendShipments",
             Self::ConfirmShipments { .. } => "ConfirmShipments",
         }
     }
@@ -93,7 +100,9 @@ impl Step {
             Self::PollReport { .. } => QueueName::PollReport,
             Self::ImportReport { .. } => QueueName::ImportReport,
             Self::EnrichOrders { .. } => QueueName::EnrichOrders,
-            Self::FeedStep { .. } | Self::ConfirmShipments { .. } => QueueName::FeedSteps,
+            Self::FeedStep { .. } | Self::SendShipments { .. } | Self::ConfirmShipments { .. } => {
+                QueueName::FeedSteps
+            }
         }
     }
 }

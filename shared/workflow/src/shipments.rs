@@ -8,7 +8,7 @@
 
 use spsync_domain::{
     AmazonOrderId, CheckedShipment, Correction, CorrectionRefused, MAX_SHIPMENT_ID,
-    OTHER_CARRIER_CODE, Shipment, ShipmentProblem, ShipmentRequest, SellerId, check_shipment,
+    OTHER_CARRIER_CODE, SellerId, Shipment, ShipmentProblem, ShipmentRequest, check_shipment,
     shipped_quantities,
 };
 use tracing::{info, instrument};
@@ -148,8 +148,7 @@ pub async fn record_shipment(
             }),
             _ => Err(RecordError::Conflict {
                 reference: stored.reference(),
-                message: "this id already holds a different shipment; correct it instead"
-                    .into(),
+                message: "this id already holds a different shipment; correct it instead".into(),
             }),
         };
     }
