@@ -30,7 +30,10 @@ pub mod sqs;
 pub mod template;
 
 pub use config::AwsClients;
-pub use dynamo::{DynamoJobStore, DynamoOrderStore, ORDERS_BY_STATUS_INDEX};
+pub use dynamo::{
+    DynamoFeedJobStore, DynamoJobStore, DynamoOrderStore, DynamoShipmentStore,
+    ORDERS_BY_STATUS_INDEX, SHIPMENTS_BY_STATE_INDEX,
+};
 pub use error::AdapterError;
 pub use provision::{ProvisionClients, ProvisionError, Stack, provision_stack};
 pub use s3::S3DocumentStore;

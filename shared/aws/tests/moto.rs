@@ -8,5 +8,6 @@ mod moto {
     pub mod orders;
     pub mod queue;
     pub mod secrets;
+    pub mod shipping;
     pub mod support;
 }

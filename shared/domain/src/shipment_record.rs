@@ -240,6 +240,12 @@ impl Shipment {
         {
             return Err(CorrectionRefused::AlreadyApplied);
         }
+        if self.accepted_revision.is_some()
+            && self.details.tracking_number.is_some()
+            && details.tracking_number.is_none()
+        {
+            return Err(CorrectionRefused::TrackingRemoved);
+        }
         if details == self.details {
             return Err(CorrectionRefused::NothingChanged);
         }
@@ -438,6 +444,22 @@ pub enum CorrectionRefused {
          be corrected; record a new shipment for other items"
     )]
     AlreadyApplied,
+    /// Amazon has the tracking number; spsync does not send `NULL` to clear it.
+    #[error(
+        "Amazon has this shipment's tracking number; it can be replaced by another one but not \
+         removed"
+    )]
+    TrackingRemoved,
+    /// Units of an item of the shipment are still to ship: Amazon's file cannot tell a
+    /// correction of this package from a new package of the same item.
+    #[error(
+        "units of order item {order_item_id} are still to ship, so Amazon would read a corrected \
+         line as a new package; correct it in Seller Central, or once the rest has shipped"
+    )]
+    Ambiguous {
+        /// The item.
+        order_item_id: String,
+    },
     /// The correction changes nothing.
     #[error("the correction changes nothing")]
     NothingChanged,
@@ -524,4 +546,280 @@ pub fn all_items_confirmed(order: &Order, shipments: &[Shipment]) -> bool {
                 .as_deref()
                 .is_some_and(|id| confirmed.get(id).copied().unwrap_or(0) >= line.quantity)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use time::Duration;
+
+    use super::*;
+    use crate::fulfillment_feed::LineVerdict;
+    use crate::shipments::check_shipment;
+    use crate::shipments::tests::{LID, MUG, NOW, item, order, request};
+
+    fn recorded() -> Shipment {
+        let checked = check_shipment(&order(), &HashMap::new(), &request(), NOW).unwrap();
+        Shipment::record(&order(), "S1", checked, "test", NOW)
+    }
+
+    fn job(n: &str) -> JobId {
+        JobId::new(n)
+    }
+
+    fn outcome(s: &Shipment, verdict: LineVerdict) -> LineOutcome {
+        LineOutcome {
+            shipment_ref: s.reference(),
+            amazon_order_id: s.amazon_order_id.clone(),
+            order_item_id: s.details.items[0].order_item_id.clone(),
+            outcome: verdict,
+        }
+    }
+
+    fn rejected() -> LineVerdict {
+        LineVerdict::Rejected {
+            code: "10013".into(),
+            message: "cancelled".into(),
+        }
+    }
+
+    fn corrected_tracking(s: &Shipment) -> CheckedShipment {
+        CheckedShipment {
+            tracking_number: Some("1Z999AA10123456795".into()),
+            ..s.details.clone()
+        }
+    }
+
+    #[test]
+    fn a_shipment_goes_queued_in_feed_accepted_confirmed_with_its_latency() {
+        let mut s = recorded();
+        assert_eq!(s.state, ShipmentState::Queued);
+        let lines = s
+            .claim(&job("J1"))
+            .expect("queued shipments can be claimed");
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].shipment_ref, "111-1234567-1234567/S1");
+        assert_eq!(s.claim(&job("J2")), None, "never in two feeds");
+
+        let ok = outcome(&s, LineVerdict::Accepted);
+        assert!(s.apply_verdicts(&job("J1"), "F1", &[&ok], NOW + Duration::minutes(3)));
+        assert!(matches!(s.state, ShipmentState::Accepted { .. }));
+        assert_eq!(s.accepted_revision, Some(1));
+        assert!(
+            !s.apply_verdicts(&job("J1"), "F1", &[&ok], NOW),
+            "a duplicate is a no-op"
+        );
+
+        assert!(s.confirm(NOW + Duration::minutes(4)));
+        assert_eq!(s.confirm_seconds, Some(240));
+        assert!(!s.confirm(NOW + Duration::minutes(5)), "confirmed once");
+        assert_eq!(s.history.len(), 1);
+    }
+
+    #[test]
+    fn a_rejected_line_rejects_the_shipment_with_amazons_words_until_corrected() {
+        let mut s = recorded();
+        s.claim(&job("J1"));
+        let bad = outcome(&s, rejected());
+        assert!(s.apply_verdicts(&job("J1"), "F1", &[&bad], NOW));
+        let ShipmentState::Rejected {
+            code,
+            message,
+            feed_id,
+            ..
+        } = &s.state
+        else {
+            panic!("{:?}", s.state)
+        };
+        assert_eq!(
+            (code.as_str(), message.as_str(), feed_id.as_str()),
+            ("10013", "cancelled", "F1")
+        );
+        assert_eq!(s.claim(&job("J2")), None, "not retried blindly");
+        assert!(
+            !s.counts_as_shipped(),
+            "its units can ship in another shipment"
+        );
+
+        let fixed = corrected_tracking(&s);
+        s.correct(fixed, NOW + Duration::minutes(10)).unwrap();
+        assert_eq!((s.revision, s.state.clone()), (2, ShipmentState::Queued));
+        assert_eq!(s.revised_at, NOW + Duration::minutes(10));
+    }
+
+    #[test]
+    fn a_correction_in_flight_waits_for_the_feed_then_goes_again() {
+        let mut s = recorded();
+        s.claim(&job("J1"));
+        s.correct(corrected_tracking(&s), NOW).unwrap();
+        assert!(
+            matches!(s.state, ShipmentState::InFeed { .. }),
+            "stays in its live feed"
+        );
+        assert_eq!(s.claim(&job("J2")), None);
+
+        let ok = outcome(&s, LineVerdict::Accepted);
+        s.apply_verdicts(&job("J1"), "F1", &[&ok], NOW);
+        assert_eq!(
+            s.state,
+            ShipmentState::Queued,
+            "the corrected revision goes next"
+        );
+        assert_eq!(s.accepted_revision, Some(1));
+        assert!(s.is_correction());
+        assert_eq!(
+            s.claim(&job("J2")).unwrap()[0].tracking_number.as_deref(),
+            Some("1Z999AA10123456795")
+        );
+        assert_eq!(s.sent_revision, Some(2));
+    }
+
+    #[test]
+    fn applied_shipments_only_change_carrier_tracking_and_method() {
+        let mut s = recorded();
+        s.claim(&job("J1"));
+        let ok = outcome(&s, LineVerdict::Accepted);
+        s.apply_verdicts(&job("J1"), "F1", &[&ok], NOW);
+
+        let mut other_items = s.details.clone();
+        other_items.items = vec![item(LID, 1)];
+        assert_eq!(
+            s.correct(other_items, NOW),
+            Err(CorrectionRefused::AlreadyApplied)
+        );
+        let mut later = s.details.clone();
+        later.ship_date += Duration::hours(1);
+        assert_eq!(
+            s.correct(later, NOW),
+            Err(CorrectionRefused::AlreadyApplied)
+        );
+        let mut untracked = s.details.clone();
+        untracked.tracking_number = None;
+        assert_eq!(
+            s.correct(untracked, NOW),
+            Err(CorrectionRefused::TrackingRemoved)
+        );
+        assert_eq!(
+            s.correct(s.details.clone(), NOW),
+            Err(CorrectionRefused::NothingChanged)
+        );
+        assert_eq!(s.revision, 1);
+    }
+
+    #[test]
+    fn fatal_feeds_queue_again_then_hold_after_three() {
+        let mut s = recorded();
+        for n in 1..=MAX_FATAL_ATTEMPTS {
+            assert!(s.claim(&job(&format!("J{n}"))).is_some(), "attempt {n}");
+            assert!(s.feed_failed(&job(&format!("J{n}")), "F", "FATAL", NOW));
+        }
+        assert!(
+            matches!(s.state, ShipmentState::Held { .. }),
+            "{:?}",
+            s.state
+        );
+        assert!(s.requeue());
+        assert_eq!(
+            (s.state.clone(), s.fatal_attempts),
+            (ShipmentState::Queued, 0)
+        );
+        assert!(
+            !s.feed_failed(&job("J9"), "F", "x", NOW),
+            "not in that feed"
+        );
+    }
+
+    #[test]
+    fn cancelled_feeds_release_only_their_own_shipments() {
+        let mut s = recorded();
+        s.claim(&job("J1"));
+        assert!(!s.release(&job("J2"), "cancelled", NOW));
+        assert!(s.release(&job("J1"), "cancelled", NOW));
+        assert_eq!(s.state, ShipmentState::Queued);
+        assert_eq!(s.history[0].outcome, "cancelled");
+    }
+
+    #[test]
+    fn history_keeps_the_last_twenty_feeds() {
+        let mut s = recorded();
+        for n in 0..25 {
+            s.claim(&job(&format!("J{n}")));
+            s.release(&job(&format!("J{n}")), "cancelled", NOW);
+        }
+        assert_eq!(s.history.len(), 20);
+        assert_eq!(s.history[0].feed_job, job("J5"));
+    }
+
+    #[test]
+    fn shipped_quantities_leave_out_rejected_and_the_one_corrected() {
+        let mut a = recorded();
+        let mut b = recorded();
+        b.shipment_id = "S2".into();
+        b.details.items = vec![item(MUG, 1), item(LID, 1)];
+        let shipped = shipped_quantities(&[a.clone(), b.clone()], None);
+        assert_eq!((shipped[MUG], shipped[LID]), (2, 1));
+        assert_eq!(
+            shipped_quantities(&[a.clone(), b.clone()], Some("S2"))[MUG],
+            1
+        );
+        a.claim(&job("J1"));
+        let bad = outcome(&a, rejected());
+        a.apply_verdicts(&job("J1"), "F", &[&bad], NOW);
+        assert_eq!(shipped_quantities(&[a, b], None)[MUG], 1);
+    }
+
+    #[test]
+    fn a_package_shows_a_shipment_by_tracking_and_items() {
+        let s = recorded();
+        let pkg = |tracking: Option<&str>, items: Vec<ShipmentItem>| PackageSeen {
+            tracking_number: tracking.map(str::to_owned),
+            carrier: Some("UPS".into()),
+            items,
+        };
+        assert!(package_shows(
+            &s.details,
+            &[pkg(Some("1z999aa1-0123456784"), vec![item(MUG, 1)])]
+        ));
+        assert!(!package_shows(
+            &s.details,
+            &[pkg(Some("1Z999AA10123456795"), vec![item(MUG, 1)])]
+        ));
+        assert!(!package_shows(
+            &s.details,
+            &[pkg(Some("1Z999AA10123456784"), vec![item(LID, 1)])]
+        ));
+        assert!(!package_shows(&s.details, &[]));
+        let mut untracked = s.details.clone();
+        untracked.tracking_number = None;
+        assert!(package_shows(&untracked, &[pkg(None, vec![item(MUG, 1)])]));
+        assert!(!package_shows(
+            &untracked,
+            &[pkg(Some("X1"), vec![item(MUG, 1)])]
+        ));
+    }
+
+    #[test]
+    fn an_order_is_all_confirmed_only_when_every_unit_is() {
+        let o = order(); // MUG × 2, LID × 1
+        let confirmed = |id: &str, items: Vec<ShipmentItem>| {
+            let mut s = recorded();
+            s.shipment_id = id.into();
+            s.details.items = items;
+            s.state = ShipmentState::Confirmed { confirmed_at: NOW };
+            s
+        };
+        let a = confirmed("S1", vec![item(MUG, 2)]);
+        assert!(!all_items_confirmed(&o, std::slice::from_ref(&a)));
+        let mut b = confirmed("S2", vec![item(LID, 1)]);
+        assert!(all_items_confirmed(&o, &[a.clone(), b.clone()]));
+        b.state = ShipmentState::Accepted {
+            feed_id: "F".into(),
+            accepted_at: NOW,
+        };
+        assert!(
+            !all_items_confirmed(&o, &[a, b]),
+            "accepted is not confirmed"
+        );
+    }
 }

@@ -629,7 +629,7 @@ fn check_items(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use time::macros::datetime;
 
     use super::*;
@@ -854,15 +854,15 @@ mod tests {
 
     // ---- shipments ----
 
-    const ORDER_ID: &str = "111-1234567-1234567";
+    pub(crate) const ORDER_ID: &str = "111-1234567-1234567";
     /// Two ordered.
-    const MUG: &str = "12345678901234";
+    pub(crate) const MUG: &str = "12345678901234";
     /// One ordered.
-    const LID: &str = "23456789012345";
+    pub(crate) const LID: &str = "23456789012345";
     const US: &str = "ATVPDKIKX0DER";
     const UK: &str = "A1F83G8C2ARO7P";
     const DE: &str = "A1PA6795UKMFR9";
-    const NOW: OffsetDateTime = datetime!(2026-06-02 12:00 UTC);
+    pub(crate) const NOW: OffsetDateTime = datetime!(2026-06-02 12:00 UTC);
     const PURCHASED: OffsetDateTime = datetime!(2026-06-01 10:00 UTC);
 
     fn line(id: &str, quantity: u32) -> OrderLine {
@@ -877,7 +877,7 @@ mod tests {
         }
     }
 
-    fn order() -> Order {
+    pub(crate) fn order() -> Order {
         Order {
             seller_id: SellerId::new("A1SIMSELLER0001"),
             marketplace_id: MarketplaceId::new(US),
@@ -902,14 +902,14 @@ mod tests {
         }
     }
 
-    fn item(id: &str, quantity: u32) -> ShipmentItem {
+    pub(crate) fn item(id: &str, quantity: u32) -> ShipmentItem {
         ShipmentItem {
             order_item_id: id.into(),
             quantity,
         }
     }
 
-    fn request() -> ShipmentRequest {
+    pub(crate) fn request() -> ShipmentRequest {
         ShipmentRequest {
             amazon_order_id: AmazonOrderId::new(ORDER_ID),
             carrier: "UPS".into(),

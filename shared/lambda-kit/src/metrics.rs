@@ -83,6 +83,7 @@ pub struct Metrics {
     namespace: String,
     service: String,
     values: Mutex<BTreeMap<String, (f64, Unit)>>,
+    samples: Mutex<BTreeMap<String, (Vec<f64>, Unit)>>,
     captured: Option<Mutex<Vec<String>>>,
 }
 
@@ -93,6 +94,7 @@ impl Metrics {
             namespace: namespace.into(),
             service: service.into(),
             values: Mutex::new(BTreeMap::new()),
+            samples: Mutex::new(BTreeMap::new()),
             captured: None,
         }
     }
@@ -112,6 +114,27 @@ impl Metrics {
         let entry = values.entry(name.to_owned()).or_insert((0.0, unit));
         entry.0 += value;
         entry.1 = unit;
+    }
+
+    /// Records one observation of `name` (a latency, a duration): unlike [`Metrics::add`],
+    /// every value is kept and written as an EMF value array, so CloudWatch computes
+    /// percentiles over them (`ShipmentConfirmSeconds` p95).
+    pub fn observe(&self, name: &str, value: f64, unit: Unit) {
+        let mut samples = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = samples
+            .entry(name.to_owned())
+            .or_insert_with(|| (Vec::new(), unit));
+        entry.0.push(value);
+        entry.1 = unit;
+    }
+
+    /// The values observed so far for `name` (not yet flushed).
+    pub fn observed(&self, name: &str) -> Vec<f64> {
+        let samples = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
+        samples
+            .get(name)
+            .map(|(v, _)| v.clone())
+            .unwrap_or_default()
     }
 
     /// Adds one to a count.
@@ -149,13 +172,22 @@ impl Metrics {
     pub fn flush(&self) -> Option<String> {
         let values =
             std::mem::take(&mut *self.values.lock().unwrap_or_else(PoisonError::into_inner));
-        if values.is_empty() {
+        let samples =
+            std::mem::take(&mut *self.samples.lock().unwrap_or_else(PoisonError::into_inner));
+        if values.is_empty() && samples.is_empty() {
             return None;
         }
         let timestamp_ms =
             i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
                 .unwrap_or(i64::MAX);
-        let line = emf_line(&self.namespace, &self.service, timestamp_ms, &values).to_string();
+        let line = emf_line(
+            &self.namespace,
+            &self.service,
+            timestamp_ms,
+            &values,
+            &samples,
+        )
+        .to_string();
         match &self.captured {
             Some(lines) => lines
                 .lock()
@@ -182,10 +214,13 @@ fn emf_line(
     service: &str,
     timestamp_ms: i64,
     values: &BTreeMap<String, (f64, Unit)>,
+    samples: &BTreeMap<String, (Vec<f64>, Unit)>,
 ) -> Value {
     let definitions: Vec<Value> = values
         .iter()
-        .map(|(name, (_, unit))| json!({"Name": name, "Unit": unit.as_str()}))
+        .map(|(name, (_, unit))| (name, unit))
+        .chain(samples.iter().map(|(name, (_, unit))| (name, unit)))
+        .map(|(name, unit)| json!({"Name": name, "Unit": unit.as_str()}))
         .collect();
     let mut root = Map::new();
     root.insert(
@@ -203,6 +238,10 @@ fn emf_line(
     for (name, (value, _)) in values {
         root.insert(name.clone(), number(*value));
     }
+    for (name, (observed, _)) in samples {
+        let array = observed.iter().map(|v| number(*v)).collect();
+        root.insert(name.clone(), Value::Array(array));
+    }
     Value::Object(root)
 }
 
@@ -218,6 +257,34 @@ fn number(value: f64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn observations_are_written_as_value_arrays_beside_sums() {
+        let metrics = Metrics::in_memory("spsync", "spsync");
+        metrics.observe("ShipmentConfirmSeconds", 190.0, Unit::Seconds);
+        metrics.observe("ShipmentConfirmSeconds", 245.5, Unit::Seconds);
+        metrics.incr("ShipmentsConfirmed");
+        assert_eq!(
+            metrics.observed("ShipmentConfirmSeconds"),
+            vec![190.0, 245.5]
+        );
+
+        let line: Value = serde_json::from_str(&metrics.flush().unwrap()).unwrap();
+
+        assert_eq!(line["ShipmentConfirmSeconds"], json!([190, 245.5]));
+        assert_eq!(line["ShipmentsConfirmed"], json!(1));
+        let names: Vec<&str> = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, vec!["ShipmentsConfirmed", "ShipmentConfirmSeconds"]);
+        assert!(
+            metrics.observed("ShipmentConfirmSeconds").is_empty(),
+            "flushed"
+        );
+    }
 
     #[test]
     fn flush_writes_one_emf_line_with_summed_values() {

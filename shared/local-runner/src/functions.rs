@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde_json::Value;
 use spsync_aws::{
-    AwsClients, DynamoJobStore, DynamoOrderStore, QueueUrls, S3DocumentStore,
-    SecretsManagerCredentials, SqsStepQueue,
+    AwsClients, DynamoFeedJobStore, DynamoJobStore, DynamoOrderStore, DynamoShipmentStore,
+    QueueUrls, S3DocumentStore, SecretsManagerCredentials, SqsStepQueue,
 };
 use spsync_lambda_kit::{BatchError, FromEnv, Metrics, MetricsConfig};
 use spsync_spapi::{EndpointOverrides, SellerClients};
@@ -185,6 +185,51 @@ pub fn build(
             .with_metrics(metrics(&config.metrics));
             Arc::new(EnrichOrders(deps))
         }
+        "send-tracking" => {
+            let config = send_tracking::Config::from_map(env).map_err(config_error)?;
+            let jobs = Arc::new(DynamoJobStore::new(
+                aws.dynamodb.clone(),
+                &config.jobs_table_name,
+            ));
+            let amazon = Arc::new(seller_clients(
+                jobs.clone(),
+                credentials,
+                config.endpoint_overrides(),
+                &ports.clock,
+            ));
+            let queue = queue(QueueUrls {
+                feed_steps: Some(config.feed_steps_queue_url.clone()),
+                ..QueueUrls::default()
+            });
+            let deps = send_tracking::Deps::new(
+                &config,
+                send_tracking::Ports {
+                    clock: ports.clock.clone(),
+                    sellers: jobs,
+                    feed_jobs: Arc::new(DynamoFeedJobStore::new(
+                        aws.dynamodb.clone(),
+                        &config.jobs_table_name,
+                    )),
+                    shipments: Arc::new(DynamoShipmentStore::new(
+                        aws.dynamodb.clone(),
+                        &config.shipments_table_name,
+                    )),
+                    orders: Arc::new(DynamoOrderStore::new(
+                        aws.dynamodb.clone(),
+                        &config.orders_table_name,
+                    )),
+                    documents: Arc::new(S3DocumentStore::new(
+                        aws.s3.clone(),
+                        &config.documents_bucket,
+                    )),
+                    queue,
+                    feeds: amazon.clone(),
+                    packages: amazon,
+                },
+            )
+            .with_metrics(metrics(&config.metrics));
+            Arc::new(SendTracking(deps))
+        }
         other => {
             return Err(RunnerError::Function {
                 function: other.to_owned(),
@@ -227,6 +272,8 @@ struct StartReport(start_report::Deps);
 struct PollReport(poll_report::Deps);
 struct ImportReport(import_report::Deps);
 struct EnrichOrders(enrich_orders::Deps);
+/// send-tracking, with the metrics of its last invocation kept for the summary.
+struct SendTracking(send_tracking::Deps);
 
 fn not_scheduled(function: &str) -> String {
     format!("{function} has no schedule event")
@@ -298,6 +345,30 @@ impl LocalFunction for EnrichOrders {
         let event: enrich_orders::EnrichEvent =
             serde_json::from_value(input).map_err(|e| format!("undecodable event: {e}"))?;
         let out = enrich_orders::handle(event, &self.0).await;
+        self.0.metrics.take_lines();
+        let response = out.map_err(batch_error)?;
+        serde_json::to_value(response).map_err(|e| e.to_string())
+    }
+}
+
+#[async_trait(?Send)]
+impl LocalFunction for SendTracking {
+    async fn on_sqs(&self, event: SqsEvent) -> Result<SqsBatchResponse, String> {
+        let json = serde_json::to_value(&event).map_err(|e| e.to_string())?;
+        let event: send_tracking::TrackingEvent =
+            serde_json::from_value(json).map_err(|e| format!("undecodable event: {e}"))?;
+        let out = send_tracking::handle(event, &self.0).await;
+        self.0.metrics.take_lines();
+        match out {
+            Ok(send_tracking::TrackingResponse::Batch(response)) => Ok(response),
+            Ok(other) => Err(format!("unexpected answer to an SQS batch: {other:?}")),
+            Err(e) => Err(batch_error(e)),
+        }
+    }
+    async fn on_schedule(&self, input: Value) -> Result<Value, String> {
+        let event: send_tracking::TrackingEvent =
+            serde_json::from_value(input).map_err(|e| format!("undecodable event: {e}"))?;
+        let out = send_tracking::handle(event, &self.0).await;
         self.0.metrics.take_lines();
         let response = out.map_err(batch_error)?;
         serde_json::to_value(response).map_err(|e| e.to_string())

@@ -1133,6 +1133,58 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn shipped_and_corrected_orders_show_in_search_orders_and_get_order() {
+        let c = Client::start().await;
+        let order_id = "111-0000000-0000001";
+        let first = c.submit(FULFILLMENT, TSV, &shipment_line("1Z1")).await;
+        let since =
+            |t: &str| format!("/feeds/2021-06-30/feeds?feedTypes={FULFILLMENT}&createdSince={t}");
+        let (_, listed) = c.get(&since("2026-11-20T11:59:00Z")).await;
+        let (_, none_later) = c.get(&since("2026-11-20T12:00:01Z")).await;
+        c.advance(300);
+
+        let (_, shipped) = c
+            .get("/orders/2026-01-01/orders?lastUpdatedAfter=2026-11-20T12:00:00Z&includedData=PACKAGES,FULFILLMENT")
+            .await;
+        c.submit(FULFILLMENT, TSV, &shipment_line("1Z2")).await;
+        c.advance(300);
+        let (_, corrected) = c
+            .get("/orders/2026-01-01/orders?lastUpdatedAfter=2026-11-20T12:02:31Z&includedData=PACKAGES")
+            .await;
+        let (_, got) = c
+            .get(&format!(
+                "/orders/2026-01-01/orders/{order_id}?includedData=PACKAGES"
+            ))
+            .await;
+
+        assert_eq!(listed["feeds"][0]["feedId"], first.as_str(), "{listed}");
+        assert_eq!(none_later["feeds"], json!([]));
+        assert_eq!(shipped["orders"][0]["orderId"], order_id, "{shipped}");
+        assert_eq!(
+            shipped["orders"][0]["fulfillment"]["fulfillmentStatus"],
+            "SHIPPED"
+        );
+        assert_eq!(shipped["orders"][0]["packages"][0]["trackingNumber"], "1Z1");
+        assert_eq!(
+            corrected["orders"][0]["lastUpdatedTime"], "2026-11-20T12:07:30Z",
+            "{corrected}"
+        );
+        assert_eq!(
+            corrected["orders"][0]["packages"].as_array().unwrap().len(),
+            1
+        );
+        assert_eq!(
+            corrected["orders"][0]["packages"][0]["trackingNumber"],
+            "1Z2"
+        );
+        assert_eq!(
+            got["order"]["packages"][0]["trackingNumber"], "1Z2",
+            "{got}"
+        );
+        assert_eq!(got["order"]["packages"][0]["packageReferenceId"], "1");
+    }
+
+    #[tokio::test]
     async fn upload_with_another_content_type_is_refused_by_the_presigned_url() {
         let c = Client::start().await;
         let (_, doc) = c

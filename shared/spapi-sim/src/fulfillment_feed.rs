@@ -32,6 +32,35 @@
 //! skew); a file without a header row naming `order-id`, or with bytes that are not in the
 //! declared charset, gets one file-level row with record number 0 and nothing is processed.
 //!
+//! **Corrections** (a choice where Amazon is silent). Sellers correct a tracking number by
+//! sending the shipping confirmation of the same order item again with the new tracking
+//! number; Amazon overwrites what was uploaded (Seller Central's "Edit shipment" does the
+//! same). The simulator's rule: a line that cannot be a new shipment because its `quantity`
+//! is above what is left to ship of its item (which would be 10022) is a **correction** of
+//! package P of the order when
+//! - the line names an `order-item-id`, gives a `quantity` and a tracking number (not `NULL`);
+//! - P existed before this file (a file's own lines are shipments; a line repeating an earlier
+//!   line of the same file stays 10022);
+//! - P holds the item with exactly the line's `quantity`;
+//! - P's `shipTime` is the line's `ship-date`: the same instant (to the second, as `shipTime`
+//!   is kept) for a date-time, the same UTC day for a date-only `ship-date`.
+//!
+//! Among such packages the one already holding the line's tracking number is taken (so the
+//! second line of a corrected two-item package finds it by its *new* tracking number); else
+//! the only one; when several with other tracking numbers match, the line is refused with
+//! 10023 (which package is meant cannot be told). The correction sets P's `trackingNumber`
+//! and `carrier` from the line and its `shippingService` when the line has a `ship-method`;
+//! quantities, `shipTime` and `packageReferenceId` stay. A package is corrected as a whole:
+//! every item it holds gets the new tracking number. When another package of the order
+//! already has the new tracking number, P's items join that package and P goes (one package
+//! per tracking number and order). An order changed by a correction gets a new
+//! `lastUpdatedTime`; a correction that changes nothing (the same confirmation sent again in
+//! a later file) is accepted and changes nothing. A line whose quantity fits in what is left
+//! to ship is always a new shipment, even when it repeats a package's item, quantity and ship
+//! date with another tracking number (two boxes of one item shipped the same day are normal):
+//! a partial shipment can therefore be corrected this way only once nothing of its item is
+//! left to ship. A line without `order-item-id` is never a correction.
+//!
 //! **Error codes.** Amazon's real codes and messages for this feed are not in our reference
 //! material (the sample report's are placeholders), so the codes below are the simulator's own,
 //! stable, one per rule ([`Rule::code`]):
@@ -47,7 +76,8 @@
 //! | 10014 | Error | order not ready to ship (PENDING, PENDING_AVAILABILITY) |
 //! | 10020 | Error | `order-item-id` not an item of the order |
 //! | 10021 | Error | `quantity` not a positive integer |
-//! | 10022 | Error | `quantity` above what is left to ship (or nothing left) |
+//! | 10022 | Error | `quantity` above what is left to ship (or nothing left), and no correction |
+//! | 10023 | Error | a correction matching several packages with other tracking numbers |
 //! | 10030 | Error | `ship-date` missing |
 //! | 10031 | Error | `ship-date` not `yyyy-mm-dd` or an ISO 8601 date-time |
 //! | 10032 | Error | `ship-date` in the future |
@@ -59,7 +89,7 @@
 //! | 10051 | Error | `tracking-number` `NULL` but no tracking number to clear |
 //! | 10060 | Warning (Error in UK/EU marketplaces) | `ship-method` missing (mandatory in the UK and EU since 2021) |
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 use time::{Date, OffsetDateTime, PrimitiveDateTime};
@@ -112,6 +142,8 @@ pub enum Rule {
     InvalidQuantity,
     /// `quantity` above what is left to ship.
     QuantityAboveRemaining,
+    /// A correction matching several packages.
+    AmbiguousCorrection,
     /// `ship-date` missing.
     MissingShipDate,
     /// `ship-date` unparseable.
@@ -148,6 +180,7 @@ impl Rule {
             Self::UnknownOrderItem => 10020,
             Self::InvalidQuantity => 10021,
             Self::QuantityAboveRemaining => 10022,
+            Self::AmbiguousCorrection => 10023,
             Self::MissingShipDate => 10030,
             Self::InvalidShipDate => 10031,
             Self::ShipDateInFuture => 10032,
@@ -415,8 +448,15 @@ fn child_array<'a>(parent: &'a mut Value, key: &str) -> Option<&'a mut Vec<Value
     child.as_array_mut()
 }
 
-/// Packages created by this feed, by (order id, tracking number) → packageReferenceId.
-type FeedPackages = HashMap<(String, String), String>;
+/// What this feed has done to packages so far.
+#[derive(Debug, Default)]
+struct FeedPackages {
+    /// (order id, tracking number) → packageReferenceId of the package later lines join.
+    by_tracking: HashMap<(String, String), String>,
+    /// (order id, packageReferenceId) of the packages this feed created; a correction only
+    /// fixes a package that existed before the file.
+    created: HashSet<(String, String)>,
+}
 
 /// Processes a POST_FLAT_FILE_FULFILLMENT_DATA input document of `seller_id` at `now`.
 pub fn process(
@@ -449,7 +489,7 @@ pub fn process(
     let mut rows = Vec::new();
     let mut successful = 0;
     let mut changed = BTreeSet::new();
-    let mut feed_packages = FeedPackages::new();
+    let mut feed_packages = FeedPackages::default();
     for record in &records {
         let line_rows = process_line(
             st,
@@ -712,6 +752,7 @@ fn process_line(
         }
     }
     let mut to_ship: Vec<(String, i64)> = Vec::new();
+    let mut correction = None;
     if !clear_tracking {
         match item_left {
             None => {
@@ -727,7 +768,30 @@ fn process_line(
             Some(None) => {}
             Some(Some(left)) if !quantity_invalid => {
                 let q = quantity.unwrap_or(left);
-                if left == 0 {
+                let target = match (quantity, ship_date) {
+                    (Some(q), Some(date)) if q > left && !tracking.is_empty() => {
+                        let wanted = Wanted {
+                            order_id,
+                            item_id,
+                            quantity: q,
+                            date,
+                            tracking,
+                        };
+                        correction_target(order, &wanted, feed_packages)
+                    }
+                    _ => Target::None,
+                };
+                if let Target::One(package_ref) = target {
+                    correction = Some(package_ref);
+                } else if let Target::Several(n) = target {
+                    report(
+                        Rule::AmbiguousCorrection,
+                        error,
+                        format!(
+                            "The line would correct a package of order '{order_id}', but {n} packages hold {q} unit(s) of order item '{item_id}' shipped at that time with other tracking numbers; which one is meant cannot be told."
+                        ),
+                    );
+                } else if left == 0 {
                     report(
                         Rule::QuantityAboveRemaining,
                         error,
@@ -778,6 +842,7 @@ fn process_line(
             .collect(),
         ship_time,
         to_ship,
+        correction,
     };
     let applied = st
         .sellers
@@ -786,6 +851,8 @@ fn process_line(
         .is_some_and(|order| {
             if clear_tracking {
                 clear_tracking_numbers(order, item_id)
+            } else if let Some(package_ref) = &line.correction {
+                apply_correction(order, &line, package_ref, feed_packages)
             } else {
                 apply_line(order, &line, now, feed_packages)
             }
@@ -844,6 +911,156 @@ struct Line<'a> {
     transparency_codes: Vec<&'a str>,
     ship_time: OffsetDateTime,
     to_ship: Vec<(String, i64)>,
+    /// packageReferenceId of the package this line corrects (then `to_ship` is empty).
+    correction: Option<String>,
+}
+
+/// Which package a line over what is left to ship corrects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    /// None: the line stays over what is left (10022).
+    None,
+    /// This package (packageReferenceId).
+    One(String),
+    /// This many packages with other tracking numbers match (10023).
+    Several(usize),
+}
+
+/// Whether a package's `shipTime` is the line's `ship-date`: the same second for a date-time,
+/// the same UTC day for a date.
+fn ship_time_matches(package: &Value, date: ShipDate) -> bool {
+    let Some(t) = package["shipTime"].as_str().and_then(parse_datetime) else {
+        return false;
+    };
+    match date {
+        ShipDate::Date(d) => t.to_offset(time::UtcOffset::UTC).date() == d,
+        ShipDate::DateTime(s) => t == s.replace_nanosecond(0).unwrap_or(s),
+    }
+}
+
+/// What a line over what is left to ship says about the package it would correct.
+struct Wanted<'a> {
+    order_id: &'a str,
+    item_id: &'a str,
+    quantity: i64,
+    date: ShipDate,
+    tracking: &'a str,
+}
+
+/// The package of `order` a line corrects, by the rule in the module docs.
+fn correction_target(order: &Value, wanted: &Wanted<'_>, feed_packages: &FeedPackages) -> Target {
+    let Wanted {
+        order_id,
+        item_id,
+        quantity,
+        date,
+        tracking,
+    } = *wanted;
+    let candidates: Vec<(&str, &Value)> = order["packages"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| Some((p["packageReferenceId"].as_str()?, p)))
+        .filter(|(r, _)| {
+            !feed_packages
+                .created
+                .contains(&(order_id.to_string(), r.to_string()))
+        })
+        .filter(|(_, p)| {
+            p["packageItems"].as_array().is_some_and(|items| {
+                items.iter().any(|i| {
+                    i["orderItemId"] == item_id && i["quantity"].as_i64() == Some(quantity)
+                })
+            })
+        })
+        .filter(|(_, p)| ship_time_matches(p, date))
+        .collect();
+    if let Some((r, _)) = candidates
+        .iter()
+        .find(|(_, p)| p["trackingNumber"] == tracking)
+    {
+        return Target::One(r.to_string());
+    }
+    match candidates.as_slice() {
+        [] => Target::None,
+        [(r, _)] => Target::One(r.to_string()),
+        several => Target::Several(several.len()),
+    }
+}
+
+/// Adds a package item (quantity and transparency codes) to `items`.
+fn add_package_item(items: &mut Vec<Value>, item: &Value) {
+    let Some(id) = item["orderItemId"].as_str() else {
+        return;
+    };
+    let Some(entry) = items.iter_mut().find(|i| i["orderItemId"] == id) else {
+        items.push(item.clone());
+        return;
+    };
+    let total = entry["quantity"].as_i64().unwrap_or(0) + item["quantity"].as_i64().unwrap_or(0);
+    entry["quantity"] = json!(total);
+    if let Some(codes) = item["transparencyCodes"].as_array()
+        && let Some(list) = child_array(entry, "transparencyCodes")
+    {
+        list.extend(codes.iter().cloned());
+    }
+}
+
+/// Applies a correction of package `package_ref`; returns whether the order changed.
+fn apply_correction(
+    order: &mut Value,
+    line: &Line<'_>,
+    package_ref: &str,
+    feed_packages: &mut FeedPackages,
+) -> bool {
+    let Some(packages) = order.get_mut("packages").and_then(Value::as_array_mut) else {
+        return false;
+    };
+    let Some(mut index) = packages
+        .iter()
+        .position(|p| p["packageReferenceId"] == package_ref)
+    else {
+        return false;
+    };
+    let mut changed = false;
+    // One package per tracking number and order: the corrected package joins the one that
+    // already has the new tracking number.
+    if let Some(other) = packages
+        .iter()
+        .position(|p| p["trackingNumber"] == line.tracking)
+        .filter(|&o| o != index)
+    {
+        let moved = packages.remove(index);
+        index = if other > index { other - 1 } else { other };
+        if let Some(items) = child_array(&mut packages[index], "packageItems") {
+            for item in moved["packageItems"].as_array().into_iter().flatten() {
+                add_package_item(items, item);
+            }
+        }
+        changed = true;
+    }
+    let Some(package) = packages[index].as_object_mut() else {
+        return changed;
+    };
+    let mut set = |key: &str, value: &str| {
+        if package.get(key).and_then(Value::as_str) != Some(value) {
+            package.insert(key.to_string(), json!(value));
+            changed = true;
+        }
+    };
+    set("trackingNumber", line.tracking);
+    set("carrier", line.carrier);
+    if !line.ship_method.is_empty() {
+        set("shippingService", line.ship_method);
+    }
+    if let Some(r) = packages[index]["packageReferenceId"].as_str() {
+        feed_packages.by_tracking.insert(
+            (line.order_id.to_string(), line.tracking.to_string()),
+            r.to_string(),
+        );
+    }
+    changed
 }
 
 fn apply_line(
@@ -894,6 +1111,7 @@ fn apply_line(
     };
     let key = (line.order_id.to_string(), line.tracking.to_string());
     let index = feed_packages
+        .by_tracking
         .get(&key)
         .and_then(|r| packages.iter().position(|p| p["packageReferenceId"] == *r))
         .or_else(|| {
@@ -931,12 +1149,15 @@ fn apply_line(
                 p["trackingNumber"] = json!(line.tracking);
             }
             packages.push(p);
+            feed_packages
+                .created
+                .insert((line.order_id.to_string(), n.to_string()));
             packages.len() - 1
         }
     };
     let package = &mut packages[index];
     if let Some(r) = package["packageReferenceId"].as_str() {
-        feed_packages.insert(key, r.to_string());
+        feed_packages.by_tracking.insert(key, r.to_string());
     }
     let Some(package_items) = child_array(package, "packageItems") else {
         return true;
@@ -1010,19 +1231,32 @@ mod tests {
         st
     }
 
-    fn run_bytes(st: &mut State, bytes: &[u8], content_type: &str) -> (Processing, String) {
-        let p = process(st, SELLER, &[US.to_string()], bytes, content_type, start());
+    fn run_bytes_at(
+        st: &mut State,
+        bytes: &[u8],
+        content_type: &str,
+        now: OffsetDateTime,
+    ) -> (Processing, String) {
+        let p = process(st, SELLER, &[US.to_string()], bytes, content_type, now);
         let text = String::from_utf8(p.report.clone()).unwrap();
         (p, text)
     }
 
-    fn run(st: &mut State, lines: &[&str]) -> (Processing, String) {
+    fn run_bytes(st: &mut State, bytes: &[u8], content_type: &str) -> (Processing, String) {
+        run_bytes_at(st, bytes, content_type, start())
+    }
+
+    fn run_at(st: &mut State, now: OffsetDateTime, lines: &[&str]) -> (Processing, String) {
         let mut text = format!("{HEADER}\n");
         for l in lines {
             text.push_str(l);
             text.push('\n');
         }
-        run_bytes(st, text.as_bytes(), UTF8)
+        run_bytes_at(st, text.as_bytes(), UTF8, now)
+    }
+
+    fn run(st: &mut State, lines: &[&str]) -> (Processing, String) {
+        run_at(st, start(), lines)
     }
 
     /// Report rows below the column header: (record, order, item, code, type, message).
@@ -1376,6 +1610,299 @@ mod tests {
             packages[1]["packageItems"],
             serde_json::json!([{ "orderItemId": A, "quantity": 1 }, { "orderItemId": B, "quantity": 1 }])
         );
+    }
+
+    #[test]
+    fn correction_of_a_fully_shipped_item_overwrites_the_package_tracking() {
+        let mut st = world();
+        run(
+            &mut st,
+            &[&format!(
+                "{O2}\t{A}\t1\t2026-11-20\tUPS\t\t1ZWRONG1\tGround"
+            )],
+        );
+        let later = start() + Duration::hours(1);
+
+        let (p, report) = run_at(
+            &mut st,
+            later,
+            &[&format!(
+                "{O2}\t{A}\t1\t2026-11-20\tFedEx\t\t748912345678\tHome Delivery"
+            )],
+        );
+
+        let o = order_of(&st, SELLER, O2);
+        assert_eq!(counts(&report), (1, 1), "{report}");
+        assert!(rows(&report).is_empty(), "{report}");
+        let packages = o["packages"].as_array().unwrap();
+        assert_eq!(packages.len(), 1);
+        assert_eq!(packages[0]["packageReferenceId"], "1");
+        assert_eq!(packages[0]["trackingNumber"], "748912345678");
+        assert_eq!(packages[0]["carrier"], "FedEx");
+        assert_eq!(packages[0]["shippingService"], "Home Delivery");
+        assert_eq!(packages[0]["shipTime"], "2026-11-20T00:00:00Z");
+        assert_eq!(
+            packages[0]["packageItems"],
+            serde_json::json!([{ "orderItemId": A, "quantity": 1 }])
+        );
+        assert_eq!(o["orderItems"][0]["fulfillment"]["quantityFulfilled"], 1);
+        assert_eq!(o["orderItems"][0]["fulfillment"]["quantityUnfulfilled"], 0);
+        assert_eq!(o["fulfillment"]["fulfillmentStatus"], "SHIPPED");
+        assert_eq!(o["lastUpdatedTime"], "2026-11-20T13:00:00Z");
+        assert_eq!(p.effects["ordersChanged"], serde_json::json!([O2]));
+    }
+
+    #[test]
+    fn correction_of_a_partial_shipment_fixes_the_package_instead_of_shipping_more() {
+        let mut st = world();
+        run(
+            &mut st,
+            &[&format!(
+                "{O1}\t{A}\t2\t2026-11-20T10:00:00Z\tUPS\t\t1Z1\tGround"
+            )],
+        );
+
+        let (_, report) = run(
+            &mut st,
+            &[&format!(
+                "{O1}\t{A}\t2\t2026-11-20T10:00:00Z\tUPS\t\t1Z2\tGround"
+            )],
+        );
+
+        let o = order_of(&st, SELLER, O1);
+        assert_eq!(counts(&report), (1, 1), "{report}");
+        let packages = o["packages"].as_array().unwrap();
+        assert_eq!(packages.len(), 1);
+        assert_eq!(packages[0]["trackingNumber"], "1Z2");
+        assert_eq!(
+            packages[0]["packageItems"],
+            serde_json::json!([{ "orderItemId": A, "quantity": 2 }])
+        );
+        assert_eq!(o["orderItems"][0]["fulfillment"]["quantityFulfilled"], 2);
+        assert_eq!(o["orderItems"][0]["fulfillment"]["quantityUnfulfilled"], 1);
+        assert_eq!(o["fulfillment"]["fulfillmentStatus"], "PARTIALLY_SHIPPED");
+    }
+
+    #[test]
+    fn a_line_at_another_ship_time_within_what_is_left_is_a_new_shipment() {
+        let mut st = world();
+        run(
+            &mut st,
+            &[&format!(
+                "{O1}\t{A}\t2\t2026-11-20T10:00:00Z\tUPS\t\t1Z1\tGround"
+            )],
+        );
+
+        let (_, report) = run(
+            &mut st,
+            &[&format!(
+                "{O1}\t{A}\t1\t2026-11-20T11:00:00Z\tUPS\t\t1Z3\tGround"
+            )],
+        );
+
+        let o = order_of(&st, SELLER, O1);
+        assert_eq!(counts(&report), (1, 1), "{report}");
+        let packages = o["packages"].as_array().unwrap();
+        assert_eq!(packages.len(), 2);
+        assert_eq!(packages[0]["trackingNumber"], "1Z1");
+        assert_eq!(packages[1]["packageReferenceId"], "2");
+        assert_eq!(packages[1]["trackingNumber"], "1Z3");
+        assert_eq!(packages[1]["shipTime"], "2026-11-20T11:00:00Z");
+        assert_eq!(o["orderItems"][0]["fulfillment"]["quantityFulfilled"], 3);
+    }
+
+    #[test]
+    fn a_line_that_fits_in_what_is_left_is_a_new_shipment_even_at_the_same_ship_time() {
+        let mut st = world();
+        run(
+            &mut st,
+            &[&format!("{O1}\t{A}\t1\t2026-11-20\tUPS\t\t1Z1\tGround")],
+        );
+
+        let (_, report) = run(
+            &mut st,
+            &[&format!("{O1}\t{A}\t1\t2026-11-20\tUPS\t\t1Z2\tGround")],
+        );
+
+        let o = order_of(&st, SELLER, O1);
+        assert_eq!(counts(&report), (1, 1), "{report}");
+        assert_eq!(o["packages"].as_array().unwrap().len(), 2);
+        assert_eq!(o["packages"][0]["trackingNumber"], "1Z1");
+        assert_eq!(o["orderItems"][0]["fulfillment"]["quantityFulfilled"], 2);
+    }
+
+    #[test]
+    fn a_line_over_what_is_left_matching_no_package_is_still_rejected() {
+        let cases = [
+            ("3", "2026-11-20T10:00:01Z", "1Z2", "another instant"),
+            ("3", "2026-11-19", "1Z2", "another day"),
+            ("2", "2026-11-20T10:00:00Z", "1Z2", "another quantity"),
+            ("", "2026-11-20T10:00:00Z", "1Z2", "no quantity"),
+            ("3", "2026-11-20T10:00:00Z", "", "no tracking number"),
+        ];
+        for (quantity, ship_date, tracking, why) in cases {
+            let mut st = world();
+            run(
+                &mut st,
+                &[&format!(
+                    "{O1}\t{A}\t3\t2026-11-20T10:00:00Z\tUPS\t\t1Z1\tGround"
+                )],
+            );
+            let before = order_of(&st, SELLER, O1);
+
+            let (p, report) = run_at(
+                &mut st,
+                start() + Duration::hours(1),
+                &[&format!(
+                    "{O1}\t{A}\t{quantity}\t{ship_date}\tUPS\t\t{tracking}\tGround"
+                )],
+            );
+
+            let rows = rows(&report);
+            assert_eq!(rows.len(), 1, "{why}: {report}");
+            assert_eq!(rows[0][3], "10022", "{why}: {report}");
+            assert_eq!(counts(&report), (1, 0), "{why}");
+            assert_eq!(order_of(&st, SELLER, O1), before, "{why}");
+            assert_eq!(p.effects["ordersChanged"], serde_json::json!([]), "{why}");
+        }
+    }
+
+    #[test]
+    fn correction_matches_the_ship_date_by_the_second_or_by_the_utc_day() {
+        for ship_date in [
+            "2026-11-20T10:00:00Z",
+            "2026-11-20T11:00:00+01:00",
+            "2026-11-20T10:00:00.400Z",
+            "2026-11-20",
+        ] {
+            let mut st = world();
+            run(
+                &mut st,
+                &[&format!(
+                    "{O2}\t{A}\t1\t2026-11-20T10:00:00Z\tUPS\t\t1Z1\tGround"
+                )],
+            );
+
+            let (_, report) = run(
+                &mut st,
+                &[&format!("{O2}\t{A}\t1\t{ship_date}\tUPS\t\t1Z2\tGround")],
+            );
+
+            let o = order_of(&st, SELLER, O2);
+            assert_eq!(counts(&report), (1, 1), "{ship_date}: {report}");
+            assert_eq!(o["packages"].as_array().unwrap().len(), 1, "{ship_date}");
+            assert_eq!(o["packages"][0]["trackingNumber"], "1Z2", "{ship_date}");
+            assert_eq!(
+                o["packages"][0]["shipTime"], "2026-11-20T10:00:00Z",
+                "{ship_date}"
+            );
+        }
+    }
+
+    #[test]
+    fn correcting_a_two_item_package_line_by_line_keeps_one_package() {
+        let mut st = world();
+        run(
+            &mut st,
+            &[
+                &format!("{O1}\t{A}\t3\t2026-11-20\tUPS\t\t1ZOLD\tGround"),
+                &format!("{O1}\t{B}\t1\t2026-11-20\tUPS\t\t1ZOLD\tGround"),
+            ],
+        );
+
+        let (_, report) = run_at(
+            &mut st,
+            start() + Duration::minutes(5),
+            &[
+                &format!("{O1}\t{A}\t3\t2026-11-20\tUPS\t\t1ZNEW\tGround"),
+                &format!("{O1}\t{B}\t1\t2026-11-20\tUPS\t\t1ZNEW\tGround"),
+            ],
+        );
+
+        let o = order_of(&st, SELLER, O1);
+        assert_eq!(counts(&report), (2, 2), "{report}");
+        let packages = o["packages"].as_array().unwrap();
+        assert_eq!(packages.len(), 1, "{packages:?}");
+        assert_eq!(packages[0]["packageReferenceId"], "1");
+        assert_eq!(packages[0]["trackingNumber"], "1ZNEW");
+        assert_eq!(
+            packages[0]["packageItems"],
+            serde_json::json!([{ "orderItemId": A, "quantity": 3 }, { "orderItemId": B, "quantity": 1 }])
+        );
+        assert_eq!(o["fulfillment"]["fulfillmentStatus"], "SHIPPED");
+        assert_eq!(o["lastUpdatedTime"], "2026-11-20T12:05:00Z");
+    }
+
+    #[test]
+    fn correction_to_the_tracking_number_of_another_package_joins_that_package() {
+        let mut st = world();
+        run(
+            &mut st,
+            &[
+                &format!("{O1}\t{A}\t3\t2026-11-20\tUPS\t\t1ZTYPO\tGround"),
+                &format!("{O1}\t{B}\t1\t2026-11-20\tUPS\t\t1ZBOX\tGround"),
+            ],
+        );
+
+        let (_, report) = run(
+            &mut st,
+            &[&format!("{O1}\t{A}\t3\t2026-11-20\tUPS\t\t1ZBOX\tGround")],
+        );
+
+        let o = order_of(&st, SELLER, O1);
+        assert_eq!(counts(&report), (1, 1), "{report}");
+        let packages = o["packages"].as_array().unwrap();
+        assert_eq!(packages.len(), 1, "{packages:?}");
+        assert_eq!(packages[0]["packageReferenceId"], "2");
+        assert_eq!(packages[0]["trackingNumber"], "1ZBOX");
+        assert_eq!(
+            packages[0]["packageItems"],
+            serde_json::json!([{ "orderItemId": B, "quantity": 1 }, { "orderItemId": A, "quantity": 3 }])
+        );
+    }
+
+    #[test]
+    fn the_same_confirmation_sent_again_later_is_accepted_and_changes_nothing() {
+        let mut st = world();
+        let line = format!("{O2}\t{A}\t1\t2026-11-20\tUPS\t\t1Z1\tGround");
+        run(&mut st, &[&line]);
+        let before = order_of(&st, SELLER, O2);
+
+        let (p, report) = run_at(&mut st, start() + Duration::hours(1), &[&line]);
+
+        assert_eq!(counts(&report), (1, 1), "{report}");
+        assert!(rows(&report).is_empty(), "{report}");
+        assert_eq!(order_of(&st, SELLER, O2), before);
+        assert_eq!(p.effects["ordersChanged"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn correction_matching_several_packages_is_refused() {
+        let mut st = world();
+        run(
+            &mut st,
+            &[
+                &format!("{O1}\t{A}\t1\t2026-11-20\tUPS\t\t1Z1\tGround"),
+                &format!("{O1}\t{A}\t1\t2026-11-20\tUPS\t\t1Z2\tGround"),
+                &format!("{O1}\t{A}\t1\t2026-11-20\tUPS\t\t1Z3\tGround"),
+            ],
+        );
+        let before = order_of(&st, SELLER, O1);
+
+        let (_, ambiguous) = run(
+            &mut st,
+            &[&format!("{O1}\t{A}\t1\t2026-11-20\tUPS\t\t1Z4\tGround")],
+        );
+        let (_, resent) = run(
+            &mut st,
+            &[&format!("{O1}\t{A}\t1\t2026-11-20\tUPS\t\t1Z2\tGround")],
+        );
+
+        assert_eq!(rows(&ambiguous).len(), 1, "{ambiguous}");
+        assert_eq!(rows(&ambiguous)[0][3], "10023", "{ambiguous}");
+        assert!(rows(&ambiguous)[0][5].contains("3 packages"), "{ambiguous}");
+        assert_eq!(counts(&resent), (1, 1), "{resent}");
+        assert_eq!(order_of(&st, SELLER, O1), before);
     }
 
     #[test]

@@ -138,6 +138,7 @@ pub struct MemoryFeedJobStore {
     jobs: Mutex<BTreeMap<(String, String), FeedJob>>,
     slots: Mutex<BTreeMap<(String, String), JobId>>,
     failures: Failures,
+    fail_writing: Mutex<Vec<&'static str>>,
 }
 
 impl MemoryFeedJobStore {
@@ -154,6 +155,13 @@ impl MemoryFeedJobStore {
     /// Makes the next `times` calls of `op` fail with a transient error.
     pub fn fail_next(&self, op: FailOp, times: u32) {
         self.failures.arm(op, times);
+    }
+
+    /// Makes the next write of a job entering `state` ([`spsync_domain::FeedJobState::name`])
+    /// fail with a transient error, as a crash right before that write would: whatever the
+    /// step did before (an upload, a createFeed) happened, its record did not.
+    pub fn fail_when_writing(&self, state: &'static str) {
+        lock(&self.fail_writing).push(state);
     }
 }
 
@@ -176,6 +184,13 @@ impl FeedJobStore for MemoryFeedJobStore {
     ) -> Result<(), StoreError> {
         if self.failures.take(FailOp::PutFeedJob) {
             return Err(injected("put_feed_job"));
+        }
+        {
+            let mut armed = lock(&self.fail_writing);
+            if let Some(i) = armed.iter().position(|s| *s == job.state.name()) {
+                armed.remove(i);
+                return Err(injected("put_feed_job"));
+            }
         }
         let k = (job.seller_id.to_string(), job.job_id.to_string());
         let mut jobs = lock(&self.jobs);

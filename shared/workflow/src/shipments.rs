@@ -257,6 +257,28 @@ pub async fn correct_shipment(
     let now = ports.clock.now();
     let checked =
         check_shipment(&stored_order, &shipped, &request, now).map_err(RecordError::Invalid)?;
+    if shipment.is_correction() {
+        // A re-sent line is a correction at Amazon only when nothing of its item is left to
+        // ship; otherwise it would ship more units.
+        let all_shipped = shipped_quantities(&all, None);
+        for item in &shipment.details.items {
+            let ordered: u32 = stored_order
+                .lines
+                .iter()
+                .filter(|l| l.order_item_id.as_deref() == Some(item.order_item_id.as_str()))
+                .map(|l| l.quantity)
+                .sum();
+            if all_shipped.get(&item.order_item_id).copied().unwrap_or(0) < ordered {
+                return Err(RecordError::Refused {
+                    reference: shipment.reference(),
+                    message: CorrectionRefused::Ambiguous {
+                        order_item_id: item.order_item_id.clone(),
+                    }
+                    .to_string(),
+                });
+            }
+        }
+    }
     shipment
         .correct(checked, now)
         .map_err(|e: CorrectionRefused| RecordError::Refused {

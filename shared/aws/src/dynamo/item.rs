@@ -6,12 +6,14 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use spsync_domain::{AmazonOrderId, JobId, MarketplaceId, Order, ReportJob, SellerId};
+use spsync_domain::{FeedJob, Shipment};
 use spsync_workflow::{SellerAccount, StoreError};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::{JOB_RETENTION, TTL_ATTRIBUTE};
 use crate::error::decode;
+use crate::error::{AdapterError, permanent};
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -247,6 +249,157 @@ pub(crate) fn versioned(
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":expected", n(v)),
     }
+}
+
+/// Partition key of a seller's shipments (ShipmentsTable).
+pub fn shipment_pk(seller: &SellerId) -> String {
+    format!("SELLER#{seller}")
+}
+
+/// Sort-key prefix of one order's shipments. The `#` after the order id keeps order
+/// `111-1` from matching the shipments of order `111-12`.
+pub fn order_shipments_prefix(order: &AmazonOrderId) -> String {
+    format!("SHIPMENT#{order}#")
+}
+
+/// Sort key of a shipment: `SHIPMENT#<order>#<shipment id>`.
+pub fn shipment_sk(order: &AmazonOrderId, shipment_id: &str) -> String {
+    format!("{}{shipment_id}", order_shipments_prefix(order))
+}
+
+/// `ByState` partition key: a seller's shipments in one state ([`ShipmentState::name`]).
+pub fn shipment_state_pk(seller: &SellerId, state: &str) -> String {
+    format!("{seller}#{state}")
+}
+
+/// `ByState` sort key: revision time (fixed width, UTC, nanoseconds) then order and shipment
+/// id, so the index lists the oldest revision first and two shipments never tie.
+pub fn shipment_state_sk(
+    revised_at: OffsetDateTime,
+    order: &AmazonOrderId,
+    shipment_id: &str,
+) -> String {
+    format!("{}#{order}#{shipment_id}", sortable_utc_nanos(revised_at))
+}
+
+/// `yyyy-mm-ddThh:mm:ss.nnnnnnnnnZ` in UTC: RFC 3339 with a fraction of one width, so strings
+/// sort as times at full precision (a variable-width fraction would not: `.` sorts before `Z`).
+pub fn sortable_utc_nanos(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{}.{:09}Z",
+        sortable_utc(t).trim_end_matches('Z'),
+        t.nanosecond()
+    )
+}
+
+/// The ShipmentsTable item of a shipment, with its `ByState` keys.
+pub fn shipment_item(shipment: &Shipment) -> Result<Item, StoreError> {
+    let order = &shipment.amazon_order_id;
+    let id = shipment.shipment_id.as_str();
+    let state = shipment.state.name();
+    let mut item = key(shipment_pk(&shipment.seller_id), shipment_sk(order, id));
+    item.insert(
+        "gsi1pk".into(),
+        s(shipment_state_pk(&shipment.seller_id, state)),
+    );
+    item.insert(
+        "gsi1sk".into(),
+        s(shipment_state_sk(shipment.revised_at, order, id)),
+    );
+    item.insert("amazon_order_id".into(), s(order.as_str()));
+    item.insert("shipment_id".into(), s(id));
+    item.insert("marketplace_id".into(), s(shipment.marketplace_id.as_str()));
+    item.insert("state".into(), s(state));
+    item.insert("revision".into(), n(shipment.revision));
+    item.insert("version".into(), n(shipment.version));
+    item.insert("recorded_at".into(), s(rfc3339(shipment.recorded_at)));
+    item.insert("revised_at".into(), s(rfc3339(shipment.revised_at)));
+    item.insert(
+        "body".into(),
+        s(encode_body("PutItem", "shipment", shipment)?),
+    );
+    Ok(item)
+}
+
+/// A shipment from its item.
+pub fn shipment_from_item(operation: &'static str, item: &Item) -> Result<Shipment, StoreError> {
+    decode_body(operation, "shipment", item)
+}
+
+/// Partition key of a seller's feed jobs and live-feed slots (JobsTable).
+pub fn feeds_pk(seller: &SellerId) -> String {
+    format!("FEEDS#{seller}")
+}
+
+/// Sort key of the live-feed slot of a feed type.
+pub fn live_feed_sk(feed_type: &str) -> String {
+    format!("LIVE#{feed_type}")
+}
+
+/// The JobsTable item of a feed job; terminal jobs carry a TTL counted from their last change.
+pub fn feed_job_item(job: &FeedJob) -> Result<Item, StoreError> {
+    let mut item = key(feeds_pk(&job.seller_id), job_sk(&job.job_id));
+    item.insert("seller_id".into(), s(job.seller_id.as_str()));
+    item.insert("job_id".into(), s(job.job_id.as_str()));
+    item.insert("state".into(), s(job.state.name()));
+    item.insert("feed_type".into(), s(&job.feed_type));
+    if let Some(id) = job.state.feed_id() {
+        item.insert("feed_id".into(), s(id));
+    }
+    item.insert("version".into(), n(job.version));
+    item.insert("created_at".into(), s(rfc3339(job.created_at)));
+    item.insert("updated_at".into(), s(rfc3339(job.updated_at)));
+    item.insert("body".into(), s(encode_body("PutItem", "feed job", job)?));
+    if job.state.is_terminal() {
+        let expires = job.updated_at + JOB_RETENTION;
+        item.insert(TTL_ATTRIBUTE.into(), n(expires.unix_timestamp()));
+    }
+    Ok(item)
+}
+
+/// A feed job from its item.
+pub fn feed_job_from_item(operation: &'static str, item: &Item) -> Result<FeedJob, StoreError> {
+    decode_body(operation, "feed job", item)
+}
+
+/// A listing's page token: the JSON of DynamoDB's LastEvaluatedKey (string attributes only).
+pub(crate) fn encode_page_token(
+    operation: &'static str,
+    last: &Item,
+) -> Result<String, StoreError> {
+    let mut map = std::collections::BTreeMap::new();
+    for (name, value) in last {
+        match value {
+            AttributeValue::S(v) => map.insert(name.as_str(), v.as_str()),
+            _ => return Err(permanent(operation, AdapterError::PageToken)),
+        };
+    }
+    serde_json::to_string(&map).map_err(|_| permanent(operation, AdapterError::PageToken))
+}
+
+/// The ExclusiveStartKey of a page token, if it is one this adapter issued for an index
+/// listing: exactly `attributes`, with `partition` as the index's partition key (`gsi1pk`).
+/// Anything else is a permanent error.
+pub(crate) fn decode_page_token(
+    operation: &'static str,
+    token: &str,
+    attributes: &[&str],
+    partition: &str,
+) -> Result<Item, StoreError> {
+    let bad = || permanent(operation, AdapterError::PageToken);
+    let map: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(token).map_err(|_| bad())?;
+    let well_formed = map.len() == attributes.len()
+        && attributes.iter().all(|a| map.contains_key(*a))
+        && map.get("gsi1pk").map(String::as_str) == Some(partition);
+    if !well_formed {
+        return Err(bad());
+    }
+    Ok(map
+        .into_iter()
+        .map(|(k, v)| (k, AttributeValue::S(v)))
+        .collect())
 }
 
 #[cfg(test)]

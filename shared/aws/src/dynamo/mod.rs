@@ -25,13 +25,17 @@
 //! jobs are a backwards Query. The purchase date in `gsi1sk` has a fixed width (whole seconds,
 //! UTC) so that the index sorts by time whatever precision Amazon gave.
 
+mod feeds;
 pub mod item;
 mod jobs;
 mod orders;
 mod sellers;
+mod shipments;
 
+pub use feeds::DynamoFeedJobStore;
 pub use jobs::DynamoJobStore;
 pub use orders::DynamoOrderStore;
+pub use shipments::{DynamoShipmentStore, SHIPMENTS_BY_STATE_INDEX};
 
 /// Name of the OrdersTable index listing a seller's orders in a status by purchase date.
 pub const ORDERS_BY_STATUS_INDEX: &str = "ByStatus";
