@@ -64,7 +64,7 @@ deps-check: ## dependency rules of the house style, checked on the resolved grap
 	forbid spsync-sim '^spsync-' 'must not depend on a spsync crate' && \
 	forbid spsync-domain '^(tokio|reqwest|axum|hyper|aws-)' 'must stay free of IO crates' && \
 	forbid spsync-workflow '^(reqwest|axum|hyper|aws-|lambda_runtime) ' 'must not depend on AWS, HTTP or Lambda crates' && \
-	for fn in start-report poll-report import-report enrich-orders; do \
+	for fn in start-report poll-report import-report enrich-orders shipments-api send-tracking; do \
 	  forbid $$fn '^spsync-(testkit|sim|local-runner) ' 'must not depend on test or local tools' || exit 1; \
 	done
 	@echo "dependency rules hold"

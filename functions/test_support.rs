@@ -68,7 +68,10 @@ fn sample_value(name: &str) -> String {
         format!("https://sqs.us-east-1.amazonaws.com/123456789012/{name}")
     } else if name.ends_with("_ENDPOINT") {
         "http://127.0.0.1:8787".into()
-    } else if name.ends_with("_HOURS") || name.ends_with("_MINUTES") {
+    } else if ["_HOURS", "_MINUTES", "_SECONDS", "_BATCH"]
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
+    {
         "48".into()
     } else {
         format!("value-of-{name}")

@@ -5,97 +5,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use bytes::Bytes;
-use spsync_domain::{
-    AmazonOrderId, AmazonOrderStatus, Enrichment, JobState, MarketplaceId, OrderStatus, SellerId,
-};
+use spsync_domain::{AmazonOrderId, AmazonOrderStatus, JobState, OrderStatus};
 use spsync_sim::faults::FaultRule;
 use spsync_sim::state::{PlannedOutcome, VerbatimDocument};
 use spsync_sim::{SimOptions, SimServer, sample};
-use spsync_spapi::seller_clients::{EndpointOverrides, SellerClients};
-use spsync_testkit::memory::{MemoryCredentials, MemoryJobStore};
-use spsync_workflow::{
-    ApiError, DownloadedDocument, LwaSecret, OrderSearchPage, OrdersApi, ReportStatus, ReportsApi,
-    SellerAccount, SellerDirectory,
-};
-use time::OffsetDateTime;
 
-use crate::support::{Harness, SimTime};
+use crate::support::{Harness, SimAmazon, SimTime, sim_seller_clients};
 
 const SELLER: &str = "A1SIMSELLER0001";
 const US: &str = "ATVPDKIKX0DER";
 const ORDERS_REPORT: &str = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL";
 
-/// Both SP-API ports through one shared `SellerClients` (one client per seller).
-#[derive(Clone)]
-struct Amazon(Arc<SellerClients>);
-
-#[async_trait]
-impl ReportsApi for Amazon {
-    async fn create_report(
-        &self,
-        seller: &SellerId,
-        report_type: &str,
-        marketplace: &MarketplaceId,
-        start: OffsetDateTime,
-        end: OffsetDateTime,
-    ) -> Result<String, ApiError> {
-        self.0
-            .create_report(seller, report_type, marketplace, start, end)
-            .await
-    }
-    async fn get_report(&self, seller: &SellerId, id: &str) -> Result<ReportStatus, ApiError> {
-        self.0.get_report(seller, id).await
-    }
-    async fn cancel_report(&self, seller: &SellerId, id: &str) -> Result<(), ApiError> {
-        self.0.cancel_report(seller, id).await
-    }
-    async fn find_report(
-        &self,
-        seller: &SellerId,
-        report_type: &str,
-        marketplace: &MarketplaceId,
-        since: OffsetDateTime,
-    ) -> Result<Option<String>, ApiError> {
-        self.0
-            .find_report(seller, report_type, marketplace, since)
-            .await
-    }
-    async fn download_report_document(
-        &self,
-        seller: &SellerId,
-        id: &str,
-    ) -> Result<DownloadedDocument, ApiError> {
-        self.0.download_report_document(seller, id).await
-    }
-}
-
-#[async_trait]
-impl OrdersApi for Amazon {
-    async fn search_updated_orders(
-        &self,
-        seller: &SellerId,
-        marketplace: &MarketplaceId,
-        after: OffsetDateTime,
-        token: Option<&str>,
-    ) -> Result<OrderSearchPage, ApiError> {
-        self.0
-            .search_updated_orders(seller, marketplace, after, token)
-            .await
-    }
-    async fn get_order(
-        &self,
-        seller: &SellerId,
-        id: &AmazonOrderId,
-    ) -> Result<Option<Enrichment>, ApiError> {
-        OrdersApi::get_order(&*self.0, seller, id).await
-    }
-}
-
 struct World {
     server: SimServer,
-    h: Harness<Amazon, Amazon>,
+    h: Harness<SimAmazon, SimAmazon>,
 }
 
 async fn world() -> World {
@@ -104,45 +28,8 @@ async fn world() -> World {
     let server = SimServer::start_on_free_port(SimOptions::new(scenario))
         .await
         .expect("simulator starts");
-    let sellers = Arc::new(MemoryJobStore::new());
-    sellers
-        .put_seller(&SellerAccount {
-            seller_id: SellerId::new(SELLER),
-            marketplaces: vec![MarketplaceId::new(US)],
-            region: "na".into(),
-            credentials_secret: "spsync/sellers/A1SIMSELLER0001".into(),
-            enabled: true,
-        })
-        .await
-        .unwrap();
-    let secrets = Arc::new(MemoryCredentials::new());
-    secrets.insert(
-        "spsync/sellers/A1SIMSELLER0001",
-        LwaSecret {
-            client_id: "spsync-sim-client".into(),
-            client_secret: "spsync-sim-secret".into(),
-            refresh_token: "spsync-sim-refresh".into(),
-        },
-    );
-    let overrides = EndpointOverrides {
-        spapi: Some(server.url().parse().unwrap()),
-        lwa: Some(server.lwa_url().parse().unwrap()),
-    };
-    let sim = server.sim().clone();
-    let (origin, sim_start) = (std::time::Instant::now(), sim.clock.now());
-    let limiter_clock = spsync_spapi::LimiterClock(Arc::new(move || {
-        origin + (sim.clock.now() - sim_start).unsigned_abs()
-    }));
-    let clients = SellerClients::new(sellers, secrets, overrides).with_config_hook(move |c| {
-        // The usage-plan buckets refill on simulated time.
-        c.limiter_clock = Some(limiter_clock.clone());
-        // Usage-plan waits come back as Throttled: the flow re-queues instead of sleeping.
-        c.max_in_process_wait = Duration::ZERO;
-        c.jitter_seed = Some(7);
-        c.transient_backoff.base = Duration::from_millis(1);
-        c.transient_backoff.cap = Duration::from_millis(5);
-    });
-    let amazon = Amazon(Arc::new(clients));
+    let clients = sim_seller_clients(&server, SELLER, &[US]).await;
+    let amazon = SimAmazon(Arc::new(clients));
     let h = Harness::new(
         Arc::new(SimTime(server.sim().clone())),
         amazon.clone(),

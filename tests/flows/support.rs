@@ -5,16 +5,17 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use spsync_domain::{JobState, MarketplaceId, ReportJob, SellerId};
+use async_trait::async_trait;
+use spsync_domain::{AmazonOrderId, Enrichment, JobState, MarketplaceId, ReportJob, SellerId};
 use spsync_testkit::memory::{
     MemoryDocumentStore, MemoryJobStore, MemoryOrderStore, QueuedMessage, VirtualQueue,
 };
 use spsync_testkit::shipping::{MemoryFeedJobStore, MemoryShipmentStore};
 use spsync_workflow::{
-    Clock, EnrichPorts, FeedPorts, FeedSettings, FeedsApi, FlowSettings, ImportPorts, OrdersApi,
-    PackagesApi, QueueName, ReportPorts, ReportsApi, StartOutcome, Step, StepOutcome,
-    WorkflowError, confirm_shipments, defer_if_early, enrich_orders, feed_step, import_report,
-    poll_report, start_feed, start_report,
+    ApiError, Clock, DownloadedDocument, EnrichPorts, FeedPorts, FeedSettings, FeedsApi,
+    FlowSettings, ImportPorts, OrderSearchPage, OrdersApi, PackagesApi, QueueName, ReportPorts,
+    ReportStatus, ReportsApi, StartOutcome, Step, StepOutcome, WorkflowError, confirm_shipments,
+    defer_if_early, enrich_orders, feed_step, import_report, poll_report, start_feed, start_report,
 };
 use time::OffsetDateTime;
 
@@ -267,6 +268,27 @@ impl<R: ReportsApi, O: OrdersApi> Harness<R, O> {
         n
     }
 
+    /// Now, on the harness's clock.
+    pub fn clock_now(&self) -> OffsetDateTime {
+        self.time.now()
+    }
+
+    /// Delivers what is due, or moves time to the next visible message and delivers that.
+    /// Returns whether anything was delivered.
+    pub async fn run_one_step(&mut self) -> bool {
+        if self.deliver_due().await > 0 {
+            return true;
+        }
+        let Some(next) = self.queue.next_visible() else {
+            return false;
+        };
+        let now = self.time.now();
+        if next > now {
+            self.time.advance((next - now).unsigned_abs());
+        }
+        self.deliver_due().await > 0
+    }
+
     /// Runs deliveries, moving time to the next visible message, for at most `limit` of
     /// simulated time or until nothing is queued.
     pub async fn run_until_idle(&mut self, limit: Duration) {
@@ -307,5 +329,125 @@ fn feed_start_name(o: &spsync_workflow::FeedStart) -> &'static str {
         spsync_workflow::FeedStart::Busy(_) => "feed busy",
         spsync_workflow::FeedStart::Idle => "no shipments queued",
         spsync_workflow::FeedStart::Waiting(_) => "shipments wait",
+    }
+}
+
+/// A `SellerClients` for one simulator seller, as the functions build it, in virtual mode:
+/// the usage-plan buckets refill on the simulator's clock and a usage-plan wait comes back as
+/// `Throttled` (the flow re-queues the step instead of sleeping).
+pub async fn sim_seller_clients(
+    server: &spsync_sim::SimServer,
+    seller: &str,
+    marketplaces: &[&str],
+) -> spsync_spapi::seller_clients::SellerClients {
+    use spsync_testkit::memory::MemoryCredentials;
+    use spsync_workflow::{LwaSecret, SellerAccount, SellerDirectory};
+    let sellers = Arc::new(MemoryJobStore::new());
+    let secret_id = format!("spsync/sellers/{seller}");
+    sellers
+        .put_seller(&SellerAccount {
+            seller_id: SellerId::new(seller),
+            marketplaces: marketplaces
+                .iter()
+                .map(|m| MarketplaceId::new(*m))
+                .collect(),
+            region: "na".into(),
+            credentials_secret: secret_id.clone(),
+            enabled: true,
+        })
+        .await
+        .expect("seller registered");
+    let secrets = Arc::new(MemoryCredentials::new());
+    secrets.insert(
+        secret_id,
+        LwaSecret {
+            client_id: "spsync-sim-client".into(),
+            client_secret: "spsync-sim-secret".into(),
+            refresh_token: "spsync-sim-refresh".into(),
+        },
+    );
+    let overrides = spsync_spapi::seller_clients::EndpointOverrides {
+        spapi: Some(server.url().parse().expect("simulator url")),
+        lwa: Some(server.lwa_url().parse().expect("simulator LWA url")),
+    };
+    let sim = server.sim().clone();
+    let (origin, sim_start) = (std::time::Instant::now(), sim.clock.now());
+    let limiter_clock = spsync_spapi::LimiterClock(Arc::new(move || {
+        origin + (sim.clock.now() - sim_start).unsigned_abs()
+    }));
+    spsync_spapi::seller_clients::SellerClients::new(sellers, secrets, overrides).with_config_hook(
+        move |c| {
+            c.limiter_clock = Some(limiter_clock.clone());
+            c.max_in_process_wait = Duration::ZERO;
+            c.jitter_seed = Some(7);
+            c.transient_backoff.base = Duration::from_millis(1);
+            c.transient_backoff.cap = Duration::from_millis(5);
+        },
+    )
+}
+
+/// Both SP-API ports through one shared `SellerClients` (one client per seller).
+#[derive(Clone)]
+pub struct SimAmazon(pub Arc<spsync_spapi::seller_clients::SellerClients>);
+
+#[async_trait]
+impl ReportsApi for SimAmazon {
+    async fn create_report(
+        &self,
+        seller: &SellerId,
+        report_type: &str,
+        marketplace: &MarketplaceId,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> Result<String, ApiError> {
+        self.0
+            .create_report(seller, report_type, marketplace, start, end)
+            .await
+    }
+    async fn get_report(&self, seller: &SellerId, id: &str) -> Result<ReportStatus, ApiError> {
+        self.0.get_report(seller, id).await
+    }
+    async fn cancel_report(&self, seller: &SellerId, id: &str) -> Result<(), ApiError> {
+        self.0.cancel_report(seller, id).await
+    }
+    async fn find_report(
+        &self,
+        seller: &SellerId,
+        report_type: &str,
+        marketplace: &MarketplaceId,
+        since: OffsetDateTime,
+    ) -> Result<Option<String>, ApiError> {
+        self.0
+            .find_report(seller, report_type, marketplace, since)
+            .await
+    }
+    async fn download_report_document(
+        &self,
+        seller: &SellerId,
+        id: &str,
+    ) -> Result<DownloadedDocument, ApiError> {
+        self.0.download_report_document(seller, id).await
+    }
+}
+
+#[async_trait]
+impl OrdersApi for SimAmazon {
+    async fn search_updated_orders(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        after: OffsetDateTime,
+        token: Option<&str>,
+    ) -> Result<OrderSearchPage, ApiError> {
+        self.0
+            .search_updated_orders(seller, marketplace, after, token)
+            .await
+    }
+    async fn get_order(
+        &self,
+        seller: &SellerId,
+        id: &AmazonOrderId,
+    ) -> Result<Option<Enrichment>, ApiError> {
+        OrdersApi::get_order(&*self.0, seller, id).await
     }
 }

@@ -339,6 +339,20 @@ pub struct FunctionSpec {
     pub schedule_events: Vec<ScheduleEventSpec>,
     /// `SQS` events.
     pub sqs_events: Vec<SqsEventSpec>,
+    /// Its SAM `HttpApi` routes (the local runner serves them on a local port).
+    pub http_events: Vec<HttpEventSpec>,
+}
+
+/// A SAM `HttpApi` event: one route of an HTTP API (`None` method and path: the `$default`
+/// catch-all route).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpEventSpec {
+    /// Event name.
+    pub name: String,
+    /// HTTP method (`GET`, `POST`, ...).
+    pub method: Option<String>,
+    /// Route path with `{parameters}`.
+    pub path: Option<String>,
 }
 
 /// A parsed `template.yaml`.
@@ -733,6 +747,7 @@ impl Template {
 
         let mut schedule_events = Vec::new();
         let mut sqs_events = Vec::new();
+        let mut http_events = Vec::new();
         if let Some(events) = props.get("Events") {
             for (name, event) in as_mapping(events, &at("Events"))? {
                 let name = key_string(name, &at("Events"))?;
@@ -813,12 +828,24 @@ impl Template {
                             },
                         });
                     }
+                    "HttpApi" => {
+                        let text = |p: &str| {
+                            ev.get(p)
+                                .map(|v| resolve_text(v, &resolver, &prop(p)))
+                                .transpose()
+                        };
+                        http_events.push(HttpEventSpec {
+                            name,
+                            method: text("Method")?,
+                            path: text("Path")?,
+                        });
+                    }
                     other => {
                         return Err(TemplateError::invalid(
                             at_event,
                             format!(
                                 "event type {other} is not supported by the local stack \
-                                 (Schedule, ScheduleV2, SQS)"
+                                 (Schedule, ScheduleV2, SQS, HttpApi)"
                             ),
                         ));
                     }
@@ -836,6 +863,7 @@ impl Template {
             environment,
             schedule_events,
             sqs_events,
+            http_events,
         })
     }
 
@@ -1563,6 +1591,10 @@ Resources:
                 ("gsi1sk".to_owned(), "RANGE".to_owned())
             ]
         );
+        assert_eq!(keys(&table("ShipmentsTable").key_schema), pk_sk);
+        let by_state = &table("ShipmentsTable").global_secondary_indexes;
+        assert_eq!(by_state.len(), 1);
+        assert_eq!(by_state[0].index_name, "ByState");
         assert!(tables.iter().all(|t| t.billing_mode == "PAY_PER_REQUEST"));
 
         let ids: BTreeSet<_> = queues.iter().map(|q| q.logical_id.as_str()).collect();
@@ -1572,6 +1604,7 @@ Resources:
                 "PollReportQueue",
                 "ImportReportQueue",
                 "EnrichOrdersQueue",
+                "FeedStepsQueue",
                 "StepDeadLetterQueue"
             ])
         );
@@ -1612,7 +1645,9 @@ Resources:
                 "start-report",
                 "poll-report",
                 "import-report",
-                "enrich-orders"
+                "enrich-orders",
+                "shipments-api",
+                "send-tracking"
             ])
         );
         let by_binary = |b: &str| {
@@ -1632,6 +1667,22 @@ Resources:
         assert_eq!(sources("poll-report"), ["PollReportQueue"]);
         assert_eq!(sources("import-report"), ["ImportReportQueue"]);
         assert_eq!(sources("enrich-orders"), ["EnrichOrdersQueue"]);
+        assert_eq!(sources("send-tracking"), ["FeedStepsQueue"]);
+        assert_eq!(sources("shipments-api"), Vec::<String>::new());
+        let routes: Vec<(Option<&str>, Option<&str>)> = by_binary("shipments-api")
+            .http_events
+            .iter()
+            .map(|e| (e.method.as_deref(), e.path.as_deref()))
+            .collect();
+        assert!(
+            routes.contains(&(Some("POST"), Some("/sellers/{sellerId}/shipments"))),
+            "{routes:?}"
+        );
+        assert!(
+            routes.contains(&(None, None)),
+            "the catch-all route: {routes:?}"
+        );
+        assert_eq!(by_binary("send-tracking").schedule_events.len(), 1);
         assert_eq!(by_binary("start-report").schedule_events.len(), 1);
         assert!(
             by_binary("start-report").schedule_events[0]

@@ -5,7 +5,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use spsync_domain::{ShipmentItem, ShipmentState};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 /// `local-run`: spsync's functions on a local AWS stack (moto) built from template.yaml,
 /// against the SP-API simulator, on simulated time.
@@ -70,9 +73,9 @@ fn positive_hours(s: &str) -> Result<f64, String> {
 
 /// `spsync`: the operator CLI over a stack's tables (local or deployed).
 ///
-/// Reads `JOBS_TABLE_NAME`, `ORDERS_TABLE_NAME` and, for a local stack, `AWS_ENDPOINT_URL`
-/// from the environment (`local-run --keep-running` prints them and writes
-/// `.run/local-stack.env`).
+/// Reads `JOBS_TABLE_NAME`, `ORDERS_TABLE_NAME` (the `shipments` commands also
+/// `SHIPMENTS_TABLE_NAME`) and, for a local stack, `AWS_ENDPOINT_URL` from the environment
+/// (`local-run --keep-running` prints them and writes `.run/local-stack.env`).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "spsync", version, about, long_about = None)]
 pub struct OperatorArgs {
@@ -96,6 +99,10 @@ pub enum OperatorCommand {
     /// The seller registry.
     #[command(subcommand)]
     Sellers(SellersCommand),
+    /// Shipments (tracking out): record, import a CSV, list, correct, requeue. Also needs
+    /// `SHIPMENTS_TABLE_NAME`.
+    #[command(subcommand)]
+    Shipments(ShipmentsCommand),
 }
 
 /// `spsync orders ...`.
@@ -187,6 +194,174 @@ pub struct SellersAdd {
     /// Register the seller paused (schedules skip it).
     #[arg(long)]
     pub disabled: bool,
+}
+
+/// `spsync shipments ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ShipmentsCommand {
+    /// Records one shipment, checked against the stored order before anything is sent.
+    Add(ShipmentsAdd),
+    /// Records the shipments of a CSV file (one row per item; header `order_id,shipment_id,
+    /// order_item_id,quantity,carrier,tracking_number,ship_date,ship_method`), reporting
+    /// every row by its line.
+    Import(ShipmentsImport),
+    /// Lists a seller's shipments by state, or an order's.
+    List(ShipmentsList),
+    /// Corrects a shipment's carrier, tracking number or ship method; the next feed sends it
+    /// again.
+    Correct(ShipmentsCorrect),
+    /// Puts a Rejected or Held shipment back in the queue unchanged.
+    Requeue(ShipmentRef),
+}
+
+/// `spsync shipments add`.
+#[derive(Debug, Clone, Args)]
+pub struct ShipmentsAdd {
+    /// Selling partner id.
+    #[arg(long)]
+    pub seller: String,
+    /// Amazon order id.
+    #[arg(long)]
+    pub order: String,
+    /// Carrier: Amazon's code, an AfterShip slug or a common spelling (unknown: sent as Other).
+    #[arg(long)]
+    pub carrier: String,
+    /// Tracking number (without one the shipment counts against the Valid Tracking Rate).
+    #[arg(long)]
+    pub tracking: Option<String>,
+    /// When the package left: RFC 3339 (`2026-11-20T09:30:00Z`) or `now`.
+    #[arg(long, value_parser = parse_ship_date, value_name = "RFC3339|now")]
+    pub ship_date: ShipDate,
+    /// The carrier's service (`UPS Ground`); mandatory in UK and EU marketplaces.
+    #[arg(long)]
+    pub ship_method: Option<String>,
+    /// An order item in the package and its quantity (repeat the flag for several).
+    #[arg(
+        long = "item",
+        required = true,
+        num_args = 1,
+        value_parser = parse_item,
+        value_name = "ORDER_ITEM_ID:QTY"
+    )]
+    pub items: Vec<ShipmentItem>,
+    /// Shipment id (e.g. the package id of the shipping software, so that a retry records
+    /// nothing twice); default: the order's next `S1`, `S2`, ...
+    #[arg(long)]
+    pub id: Option<String>,
+}
+
+/// A ship date as given on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShipDate {
+    /// The time the command runs.
+    Now,
+    /// This time.
+    At(OffsetDateTime),
+}
+
+impl ShipDate {
+    /// The date, `now` standing for [`ShipDate::Now`].
+    pub fn resolve(self, now: OffsetDateTime) -> OffsetDateTime {
+        match self {
+            Self::Now => now,
+            Self::At(t) => t,
+        }
+    }
+}
+
+/// `now` (any case) or an RFC 3339 time.
+pub fn parse_ship_date(s: &str) -> Result<ShipDate, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("now") {
+        return Ok(ShipDate::Now);
+    }
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map(ShipDate::At)
+        .map_err(|e| format!("`{s}` is neither `now` nor an RFC 3339 time ({e})"))
+}
+
+/// `ORDER_ITEM_ID:QTY` (split at the last colon).
+pub fn parse_item(s: &str) -> Result<ShipmentItem, String> {
+    let (id, quantity) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("`{s}`: expected ORDER_ITEM_ID:QTY"))?;
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(format!("`{s}`: the order item id is empty"));
+    }
+    let quantity = quantity
+        .trim()
+        .parse::<u32>()
+        .map_err(|_| format!("`{s}`: the quantity is not a whole number"))?;
+    Ok(ShipmentItem {
+        order_item_id: id.to_owned(),
+        quantity,
+    })
+}
+
+/// `spsync shipments import`.
+#[derive(Debug, Clone, Args)]
+pub struct ShipmentsImport {
+    /// Selling partner id (every row is for this seller).
+    #[arg(long)]
+    pub seller: String,
+    /// The CSV file.
+    #[arg(value_name = "FILE.csv")]
+    pub file: PathBuf,
+}
+
+/// `spsync shipments list`.
+#[derive(Debug, Clone, Args)]
+pub struct ShipmentsList {
+    /// Selling partner id.
+    #[arg(long)]
+    pub seller: String,
+    /// Only this state (default: every state).
+    #[arg(long, value_parser = ShipmentState::NAMES)]
+    pub state: Option<String>,
+    /// Only this order's shipments.
+    #[arg(long)]
+    pub order: Option<String>,
+    /// At most this many shipments.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+/// `spsync shipments correct`.
+#[derive(Debug, Clone, Args)]
+#[command(group(
+    ArgGroup::new("change")
+        .required(true)
+        .multiple(true)
+        .args(["carrier", "tracking", "ship_method"])
+))]
+pub struct ShipmentsCorrect {
+    /// The shipment.
+    #[command(flatten)]
+    pub shipment: ShipmentRef,
+    /// New carrier.
+    #[arg(long)]
+    pub carrier: Option<String>,
+    /// New tracking number (`""` removes it).
+    #[arg(long)]
+    pub tracking: Option<String>,
+    /// New ship method.
+    #[arg(long)]
+    pub ship_method: Option<String>,
+}
+
+/// A shipment named on the command line.
+#[derive(Debug, Clone, Args)]
+pub struct ShipmentRef {
+    /// Selling partner id.
+    #[arg(long)]
+    pub seller: String,
+    /// Amazon order id.
+    #[arg(long)]
+    pub order: String,
+    /// Shipment id.
+    #[arg(long)]
+    pub id: String,
 }
 
 #[cfg(test)]
@@ -308,5 +483,119 @@ mod tests {
         ] {
             assert!(OperatorArgs::try_parse_from(&argv).is_err(), "{argv:?}");
         }
+    }
+
+    #[test]
+    fn shipments_add_parses_items_and_ship_dates() {
+        let args = OperatorArgs::try_parse_from([
+            "spsync",
+            "shipments",
+            "add",
+            "--seller",
+            "A1",
+            "--order",
+            "111-0000001-0000001",
+            "--carrier",
+            "ups",
+            "--tracking",
+            "1Z999AA10123456784",
+            "--ship-date",
+            "now",
+            "--item",
+            "OI-1:2",
+            "--item",
+            "OI:2:1",
+        ])
+        .unwrap();
+        let OperatorCommand::Shipments(ShipmentsCommand::Add(add)) = args.command else {
+            panic!("shipments add expected");
+        };
+
+        assert_eq!(add.ship_date, ShipDate::Now);
+        assert_eq!(
+            add.items,
+            [
+                ShipmentItem {
+                    order_item_id: "OI-1".into(),
+                    quantity: 2
+                },
+                ShipmentItem {
+                    order_item_id: "OI:2".into(),
+                    quantity: 1
+                },
+            ]
+        );
+        assert_eq!(add.id, None);
+        assert_eq!(
+            parse_ship_date("2026-11-20T09:30:00+01:00"),
+            Ok(ShipDate::At(time::macros::datetime!(2026-11-20 08:30 UTC)))
+        );
+    }
+
+    #[test]
+    fn shipments_commands_refuse_nonsense() {
+        let add = |extra: &[&'static str]| {
+            let mut argv = vec![
+                "spsync",
+                "shipments",
+                "add",
+                "--seller",
+                "A1",
+                "--order",
+                "O",
+                "--carrier",
+                "UPS",
+            ];
+            argv.extend_from_slice(extra);
+            argv
+        };
+        for argv in [
+            add(&["--ship-date", "now"]),
+            add(&["--ship-date", "yesterday", "--item", "OI-1:1"]),
+            add(&["--ship-date", "now", "--item", "OI-1"]),
+            add(&["--ship-date", "now", "--item", "OI-1:two"]),
+            add(&["--ship-date", "now", "--item", ":1"]),
+            vec![
+                "spsync",
+                "shipments",
+                "list",
+                "--seller",
+                "A1",
+                "--state",
+                "rejected",
+            ],
+            vec![
+                "spsync",
+                "shipments",
+                "correct",
+                "--seller",
+                "A1",
+                "--order",
+                "O",
+                "--id",
+                "S1",
+            ],
+            vec!["spsync", "shipments", "import", "--seller", "A1"],
+        ] {
+            assert!(OperatorArgs::try_parse_from(&argv).is_err(), "{argv:?}");
+        }
+        let args = OperatorArgs::try_parse_from([
+            "spsync",
+            "shipments",
+            "correct",
+            "--seller",
+            "A1",
+            "--order",
+            "O",
+            "--id",
+            "S1",
+            "--tracking",
+            "",
+        ])
+        .unwrap();
+        let OperatorCommand::Shipments(ShipmentsCommand::Correct(c)) = args.command else {
+            panic!("shipments correct expected");
+        };
+        assert_eq!(c.tracking.as_deref(), Some(""), "an empty value removes it");
     }
 }

@@ -23,6 +23,7 @@
 //! network but loopback.
 #![warn(missing_docs)]
 
+pub mod api_server;
 pub mod cli;
 pub mod delay_queue;
 pub mod error;

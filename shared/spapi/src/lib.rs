@@ -126,6 +126,7 @@ mod query;
 pub mod reports;
 mod retry;
 pub mod seller_clients;
+pub mod seller_feeds;
 
 #[cfg(test)]
 mod test_support;

@@ -36,13 +36,13 @@ use url::Url;
 
 use crate::SpApiClient;
 use crate::config::{LwaCredentials, SpApiConfig};
-use crate::documents::{CompressionAlgorithm, DOWNLOAD_OPERATION};
+use crate::documents::{CompressionAlgorithm, DOWNLOAD_OPERATION, PresignedUrl};
 use crate::error::{Retryability, SpApiError};
 use crate::limits::{Limiter, Operation};
 use crate::orders::{
     DeliveryAddress, FulfillmentStatus, IncludedData, Order, OrderTimeFilter, SearchOrdersQuery,
 };
-use crate::reports::{CreateReportSpecification, ReportDocument};
+use crate::reports::CreateReportSpecification;
 use crate::retry::transport_kind;
 
 /// The data sets searchOrders and getOrder ask for when enriching: `BUYER` (name, e-mail),
@@ -258,7 +258,7 @@ impl SellerClients {
 
     /// Runs `call` with the seller's client and maps its error; a client whose credentials
     /// LWA rejected is dropped first.
-    async fn call<T, F, Fut>(
+    pub(crate) async fn call<T, F, Fut>(
         &self,
         seller: &SellerId,
         operation: Operation,
@@ -531,7 +531,7 @@ impl ReportsPort for SellerClients {
                 .reports()
                 .get_report_document(report_document_id)
                 .await?;
-            match download_raw(&client, &document).await {
+            match download_raw(&client, &document.url, document.compression_algorithm).await {
                 // The URL lives 5 minutes; a step that waited too long asks for a new one, once.
                 Err(e) if e.is_document_url_expired() => {
                     tracing::info!(
@@ -542,7 +542,7 @@ impl ReportsPort for SellerClients {
                         .reports()
                         .get_report_document(report_document_id)
                         .await?;
-                    download_raw(&client, &fresh).await
+                    download_raw(&client, &fresh.url, fresh.compression_algorithm).await
                 }
                 other => other,
             }
@@ -551,13 +551,14 @@ impl ReportsPort for SellerClients {
     }
 }
 
-/// Downloads a report document byte for byte (still compressed, still in its charset: the raw
-/// bytes are what S3 keeps).
-async fn download_raw(
+/// Downloads a report or feed document byte for byte (still compressed, still in its charset:
+/// the raw bytes are what S3 keeps). `compression` is the document's `compressionAlgorithm`.
+pub(crate) async fn download_raw(
     client: &SpApiClient,
-    document: &ReportDocument,
+    url: &PresignedUrl,
+    compression: Option<CompressionAlgorithm>,
 ) -> Result<DownloadedDocument, SpApiError> {
-    let mut stream = client.documents().open(&document.url).await?;
+    let mut stream = client.documents().open(url).await?;
     // Content-Length is the server's claim; cap the up-front allocation.
     let capacity = stream
         .content_length()
@@ -575,7 +576,7 @@ async fn download_raw(
             received: stream.bytes_read(),
         });
     }
-    let gzip = document.compression_algorithm == Some(CompressionAlgorithm::Gzip)
+    let gzip = compression == Some(CompressionAlgorithm::Gzip)
         || stream
             .content_encoding()
             .is_some_and(|e| e.trim().eq_ignore_ascii_case("gzip"));
@@ -583,7 +584,7 @@ async fn download_raw(
         sp_operation = DOWNLOAD_OPERATION,
         bytes = bytes.len(),
         gzip,
-        "report document downloaded"
+        "document downloaded"
     );
     Ok(DownloadedDocument {
         bytes,

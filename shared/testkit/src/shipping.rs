@@ -113,11 +113,16 @@ impl ShipmentStore for MemoryShipmentStore {
             .filter(|s| s.seller_id == *seller && s.state.name() == state)
             .collect();
         matching.sort_by(|a, b| {
-            (a.revised_at, a.amazon_order_id.as_str(), a.shipment_id.as_str()).cmp(&(
-                b.revised_at,
-                b.amazon_order_id.as_str(),
-                b.shipment_id.as_str(),
-            ))
+            (
+                a.revised_at,
+                a.amazon_order_id.as_str(),
+                a.shipment_id.as_str(),
+            )
+                .cmp(&(
+                    b.revised_at,
+                    b.amazon_order_id.as_str(),
+                    b.shipment_id.as_str(),
+                ))
         });
         let start: usize = page.and_then(|p| p.parse().ok()).unwrap_or(0);
         let end = (start + limit.max(1)).min(matching.len());
