@@ -27,7 +27,7 @@ SAM_OFFLINE := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REG
 SAM_ENV := $(if $(filter command line,$(origin ENV)),$(ENV),dev)
 SAM_CONFIG := --config-file $(abspath infra/samconfig.toml) --config-env $(SAM_ENV)
 # The Lambda functions (crate = binary = SAM BuildProperties Binary).
-FUNCTIONS := start-report poll-report import-report enrich-orders
+FUNCTIONS := start-report poll-report import-report enrich-orders shipments-api send-tracking
 
 .PHONY: help
 help: ## list targets
@@ -64,7 +64,7 @@ deps-check: ## dependency rules of the house style, checked on the resolved grap
 	forbid spsync-sim '^spsync-' 'must not depend on a spsync crate' && \
 	forbid spsync-domain '^(tokio|reqwest|axum|hyper|aws-)' 'must stay free of IO crates' && \
 	forbid spsync-workflow '^(reqwest|axum|hyper|aws-|lambda_runtime) ' 'must not depend on AWS, HTTP or Lambda crates' && \
-	for fn in start-report poll-report import-report enrich-orders shipments-api send-tracking; do \
+	for fn in $(FUNCTIONS); do \
 	  forbid $$fn '^spsync-(testkit|sim|local-runner) ' 'must not depend on test or local tools' || exit 1; \
 	done
 	@echo "dependency rules hold"
@@ -73,9 +73,10 @@ deps-check: ## dependency rules of the house style, checked on the resolved grap
 check: lint test ## the PR gate: lint + test
 
 .PHONY: bench
-bench: ## simulator load check (requests/s on loopback) + order report parse benchmark (rows/s, peak memory)
+bench: ## simulator load, order report parse (rows/s, peak memory), tracking out (recording -> confirmed p95, SP-API calls per shipment)
 	$(CARGO) bench -p spsync-tests --bench sim_load
 	$(CARGO) bench -p spsync-tests --bench order_report_parse
+	$(CARGO) bench -p spsync-tests --bench tracking_out
 
 .PHONY: sim
 sim: ## run the SP-API simulator on $(ADDR) (SCENARIO=file.json for your own world)
