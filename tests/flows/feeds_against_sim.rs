@@ -259,7 +259,12 @@ async fn find_feed_finds_nothing_before_and_adopts_the_oldest_feed_after() {
 
     let before = w
         .clients
-        .find_feed(&seller(), FULFILLMENT_FEED_TYPE, since)
+        .find_feed(
+            &seller(),
+            FULFILLMENT_FEED_TYPE,
+            since,
+            since + time::Duration::hours(1),
+        )
         .await
         .expect("getFeeds");
     // Two feeds at the same simulated instant: the first created is the one to adopt.
@@ -267,19 +272,34 @@ async fn find_feed_finds_nothing_before_and_adopts_the_oldest_feed_after() {
     let second = submit(&w, &feed).await;
     let adopted = w
         .clients
-        .find_feed(&seller(), FULFILLMENT_FEED_TYPE, since)
+        .find_feed(
+            &seller(),
+            FULFILLMENT_FEED_TYPE,
+            since,
+            since + time::Duration::hours(1),
+        )
         .await
         .expect("getFeeds");
     advance(&w.server, 60).await;
     let later = w.server.sim().clock.now();
     let none_since_later = w
         .clients
-        .find_feed(&seller(), FULFILLMENT_FEED_TYPE, later)
+        .find_feed(
+            &seller(),
+            FULFILLMENT_FEED_TYPE,
+            later,
+            later + time::Duration::hours(1),
+        )
         .await
         .expect("getFeeds");
     let other_type = w
         .clients
-        .find_feed(&seller(), "JSON_LISTINGS_FEED", since)
+        .find_feed(
+            &seller(),
+            "JSON_LISTINGS_FEED",
+            since,
+            since + time::Duration::hours(1),
+        )
         .await
         .expect("getFeeds");
 

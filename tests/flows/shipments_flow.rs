@@ -734,3 +734,371 @@ async fn shipments_recorded_while_a_feed_is_live_go_in_the_next_feed() {
         "createFeed's usage plan respected: {gap}"
     );
 }
+
+// ---- Regressions found by review -------------------------------------------------------------
+
+fn shipments_in(w: &World, state: &str) -> Vec<Shipment> {
+    w.h.shipments
+        .all()
+        .into_iter()
+        .filter(|s| s.state.name() == state)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_crash_while_claiming_releases_what_was_claimed_and_the_next_feed_sends_all() {
+    let mut w = world().await;
+    let orders = shippable(&w);
+    for (n, o) in orders.iter().take(2).enumerate() {
+        record(&w, &request(&w, o, all_items(o), &ups(100 + n as u32)))
+            .await
+            .unwrap();
+    }
+    // The first claim is written, the second write "crashes" the run.
+    w.h.shipments.fail_write_number(2);
+    let ports = w.h.feed_ports();
+    let crashed =
+        spsync_workflow::start_feed(&ports, &SellerId::new(SELLER), &w.h.feed_settings, 99).await;
+    assert!(crashed.is_err(), "{crashed:?}");
+    assert_eq!(shipments_in(&w, "InFeed").len(), 1, "one was claimed");
+
+    // The schedule finds the stalled job later and gives it up; the next feed has both.
+    w.h.time
+        .advance(w.h.feed_settings.stall_after + Duration::from_secs(60));
+    send_and_settle(&mut w).await;
+
+    assert_eq!(
+        shipments_in(&w, "Confirmed").len(),
+        2,
+        "{:#?}",
+        w.h.transcript
+    );
+    assert_eq!(calls(&w.server, "createFeed"), 1);
+    let first = w.h.feed_jobs.all().into_iter().next().unwrap();
+    assert!(
+        matches!(first.state, FeedJobState::Abandoned { .. }),
+        "{:?}",
+        first.state
+    );
+}
+
+#[tokio::test]
+async fn a_feed_created_by_someone_else_after_the_adoption_window_is_not_adopted() {
+    let mut w = world().await;
+    let order = shippable(&w).remove(0);
+    let s = record(&w, &request(&w, &order, all_items(&order), &ups(110)))
+        .await
+        .unwrap();
+    // createFeed answers 500 without creating anything: the job stays Submitting.
+    w.server.sim().add_fault(FaultRule {
+        operation: Some("createFeed".into()),
+        status: Some(500),
+        remaining: Some(1),
+        ..FaultRule::default()
+    });
+    w.h.start_feed(SELLER).await;
+    while !w
+        .h
+        .transcript
+        .iter()
+        .any(|l| l.contains("FeedStep") && l.contains("Err("))
+    {
+        assert!(w.h.run_one_step().await, "{:#?}", w.h.transcript);
+    }
+    // Seller Central uploads a fulfilment feed of its own 10 minutes later.
+    w.h.time.advance(Duration::from_secs(600));
+    let foreign = {
+        let clients = w.h.feeds.clone().unwrap();
+        let seller = SellerId::new(SELLER);
+        let upload = clients
+            .create_feed_document(&seller, spsync_domain::FEED_CONTENT_TYPE)
+            .await
+            .unwrap();
+        let body = format!("{}\n", spsync_domain::FEED_HEADER).into_bytes();
+        clients
+            .upload_feed_document(&seller, &upload.url, spsync_domain::FEED_CONTENT_TYPE, body)
+            .await
+            .unwrap();
+        clients
+            .create_feed(
+                &seller,
+                FEED,
+                &[MarketplaceId::new(US)],
+                &upload.feed_document_id,
+            )
+            .await
+            .unwrap()
+    };
+
+    w.h.run_until_idle(Duration::from_secs(3600)).await;
+
+    let job = w.h.feed_jobs.all().pop().unwrap();
+    assert_ne!(job.state.feed_id(), Some(foreign.as_str()), "{job:?}");
+    assert!(matches!(job.state, FeedJobState::Applied { .. }), "{job:?}");
+    assert!(matches!(
+        stored(&w, &s).await.state,
+        ShipmentState::Confirmed { .. }
+    ));
+}
+
+#[tokio::test]
+async fn an_unreadable_record_map_after_done_sends_nothing_again_and_the_read_back_decides() {
+    let mut w = world().await;
+    let order = shippable(&w).remove(0);
+    let s = record(&w, &request(&w, &order, all_items(&order), &ups(120)))
+        .await
+        .unwrap();
+    w.h.start_feed(SELLER).await;
+    let job = w.h.feed_jobs.all().pop().unwrap();
+    // The record map is lost (a bad deploy, a manual edit): the verdicts cannot be pinned.
+    use spsync_workflow::DocumentStore;
+    w.h.documents
+        .put_document(
+            &job.records_key(),
+            b"not json".to_vec(),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+
+    w.h.run_until_idle(Duration::from_secs(3600)).await;
+
+    let s = stored(&w, &s).await;
+    assert!(
+        matches!(s.state, ShipmentState::Confirmed { .. }),
+        "{:?}",
+        s.state
+    );
+    assert!(
+        s.history[0]
+            .outcome
+            .contains(spsync_workflow::UNVERIFIED_CODE),
+        "{:?}",
+        s.history
+    );
+    assert_eq!(calls(&w.server, "createFeed"), 1, "never sent twice");
+}
+
+#[tokio::test]
+async fn a_report_that_does_not_fit_the_records_rejects_nobody_on_its_word() {
+    let mut w = world().await;
+    let orders = shippable(&w);
+    let good = record(
+        &w,
+        &request(&w, &orders[0], all_items(&orders[0]), &ups(130)),
+    )
+    .await
+    .unwrap();
+    let doomed = record(
+        &w,
+        &request(&w, &orders[1], all_items(&orders[1]), &ups(131)),
+    )
+    .await
+    .unwrap();
+    let mut at_amazon = w
+        .server
+        .sim()
+        .order(SELLER, doomed.amazon_order_id.as_str())
+        .unwrap();
+    at_amazon["fulfillment"]["fulfillmentStatus"] = "CANCELLED".into();
+    w.server.sim().upsert_order(SELLER, at_amazon).unwrap();
+    w.h.start_feed(SELLER).await;
+    // Our record map numbers the lines the other way round from the file.
+    let job = w.h.feed_jobs.all().pop().unwrap();
+    use spsync_workflow::DocumentStore;
+    let (bytes, meta) =
+        w.h.documents
+            .get_document(&job.records_key())
+            .await
+            .unwrap();
+    let mut records: Vec<spsync_domain::RecordRef> = serde_json::from_slice(&bytes).unwrap();
+    let numbers: Vec<u32> = records.iter().rev().map(|r| r.record_number).collect();
+    for (r, n) in records.iter_mut().zip(numbers) {
+        r.record_number = n;
+    }
+    w.h.documents
+        .put_document(
+            &job.records_key(),
+            serde_json::to_vec(&records).unwrap(),
+            &meta,
+        )
+        .await
+        .unwrap();
+
+    w.h.run_until_idle(Duration::from_secs(3600)).await;
+
+    let job = w.h.feed_jobs.all().pop().unwrap();
+    assert!(!job.discrepancies.is_empty(), "{job:?}");
+    assert!(
+        shipments_in(&w, "Rejected").is_empty(),
+        "nobody rejected on a misfit row"
+    );
+    assert!(matches!(
+        stored(&w, &good).await.state,
+        ShipmentState::Confirmed { .. }
+    ));
+    assert!(
+        matches!(
+            stored(&w, &doomed).await.state,
+            ShipmentState::Accepted { .. }
+        ),
+        "the cancelled order never shows a package: it waits for the give-up"
+    );
+}
+
+#[tokio::test]
+async fn three_fatal_feeds_in_a_row_hold_the_shipment_with_backoff_between_them() {
+    let mut w = world().await;
+    let order = shippable(&w).remove(0);
+    let s = record(&w, &request(&w, &order, all_items(&order), &ups(140)))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        w.server
+            .sim()
+            .script_feed_outcome(FEED, PlannedOutcome::Fatal);
+    }
+    for _ in 0..30 {
+        w.h.start_feed(SELLER).await;
+        w.h.run_until_idle(Duration::from_secs(60)).await;
+        w.h.time.advance(Duration::from_secs(60));
+    }
+    w.h.run_until_idle(Duration::from_secs(3600)).await;
+
+    let s = stored(&w, &s).await;
+    assert!(
+        matches!(s.state, ShipmentState::Held { .. }),
+        "{:?}",
+        s.state
+    );
+    assert_eq!(calls(&w.server, "createFeed"), 3);
+    let mut submitted: Vec<OffsetDateTime> =
+        w.h.feed_jobs
+            .all()
+            .iter()
+            .filter_map(|j| j.submitted_at)
+            .collect();
+    submitted.sort();
+    for pair in submitted.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= time::Duration::seconds(300),
+            "a FATAL feed holds the next one back: {submitted:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_order_cancelled_after_recording_holds_its_shipment_and_sends_nothing() {
+    let mut w = world().await;
+    let mut order = shippable(&w).remove(0);
+    let s = record(&w, &request(&w, &order, all_items(&order), &ups(150)))
+        .await
+        .unwrap();
+    order.status = OrderStatus::Canceled;
+    order.version += 1;
+    use spsync_workflow::OrderStore;
+    w.h.orders
+        .put_order(&order, Some(order.version - 1))
+        .await
+        .unwrap();
+
+    let start = send_and_settle(&mut w).await;
+
+    assert!(matches!(start, FeedStart::Idle), "{start:?}");
+    assert!(matches!(
+        stored(&w, &s).await.state,
+        ShipmentState::Held { .. }
+    ));
+    assert_eq!(calls(&w.server, "createFeed"), 0);
+}
+
+#[tokio::test]
+async fn an_accepted_shipment_that_never_shows_is_held_after_a_day_with_few_searches() {
+    let mut w = world().await;
+    let orders = shippable(&w);
+    let lost = record(
+        &w,
+        &request(&w, &orders[0], all_items(&orders[0]), &ups(160)),
+    )
+    .await
+    .unwrap();
+    w.read_back.hide(&orders[0].amazon_order_id, u32::MAX);
+    send_and_settle(&mut w).await;
+    // Two more feeds while the first one's shipment lingers.
+    for (n, o) in orders.iter().skip(1).take(2).enumerate() {
+        record(&w, &request(&w, o, all_items(o), &ups(161 + n as u32)))
+            .await
+            .unwrap();
+        w.h.time.advance(Duration::from_secs(300));
+        send_and_settle(&mut w).await;
+    }
+    let searches_before_day = calls(&w.server, "searchOrders");
+
+    w.h.time.advance(Duration::from_secs(60));
+    w.h.start_feed(SELLER).await;
+    w.h.run_until_idle(Duration::from_secs(25 * 3600)).await;
+
+    let lost = stored(&w, &lost).await;
+    let ShipmentState::Held { reason } = &lost.state else {
+        panic!("{:?}", lost.state)
+    };
+    assert!(reason.contains("24 h"), "{reason}");
+    assert_eq!(shipments_in(&w, "Confirmed").len(), 2);
+    // One chain at a time: a day of read-backs is a few dozen searches, not one chain per feed.
+    let searches = calls(&w.server, "searchOrders") - searches_before_day;
+    assert!(searches <= 120, "{searches} searchOrders calls in a day");
+    assert!(
+        w.h.transcript
+            .iter()
+            .any(|l| l.contains("a newer read-back chain runs")),
+        "older chains stop: {:#?}",
+        w.h.transcript
+            .iter()
+            .filter(|l| l.contains("Confirm"))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_line_rejected_beside_an_applied_one_keeps_the_applied_units_shipped() {
+    let mut w = world().await;
+    let order = shippable(&w)
+        .into_iter()
+        .find(|o| o.lines.len() >= 2)
+        .expect("an order with two items");
+    let good = record(
+        &w,
+        &request(&w, &order, vec![all_items(&order)[0].clone()], &ups(170)),
+    )
+    .await
+    .unwrap();
+    // Recorded by an older version with a second line naming an item Amazon does not know.
+    let mut mixed = good.clone();
+    mixed.shipment_id = "OLD-1".into();
+    mixed.details.items = vec![
+        all_items(&order)[1].clone(),
+        ShipmentItem {
+            order_item_id: "99999999999999".into(),
+            quantity: 1,
+        },
+    ];
+    mixed.details.tracking_number = Some(ups(171));
+    mixed.version = 1;
+    w.h.shipments.insert_unchecked(mixed.clone());
+
+    send_and_settle(&mut w).await;
+
+    let mixed = stored(&w, &mixed).await;
+    let ShipmentState::Rejected { code, .. } = &mixed.state else {
+        panic!("{:?}\n{:#?}", mixed.state, w.h.transcript)
+    };
+    assert_eq!(code, "10020");
+    assert_eq!(mixed.shipped_items(), &[all_items(&order)[1].clone()][..]);
+    // What Amazon applied stays applied: the order is fully shipped at Amazon.
+    let at_amazon = w
+        .server
+        .sim()
+        .order(SELLER, order.amazon_order_id.as_str())
+        .unwrap();
+    assert_eq!(at_amazon["fulfillment"]["fulfillmentStatus"], "SHIPPED");
+}

@@ -166,6 +166,12 @@ pub struct FeedJob {
     pub first_poll_seconds: u64,
     /// getFeed polls made.
     pub polls: u32,
+    /// createFeedDocument calls made (an upload URL refused again and again ends the job).
+    #[serde(default)]
+    pub document_attempts: u32,
+    /// createFeed attempts made (each claims the job first, see `Submitting`).
+    #[serde(default)]
+    pub submit_attempts: u32,
     /// Created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -205,6 +211,8 @@ impl FeedJob {
             discrepancies: Vec::new(),
             first_poll_seconds,
             polls: 0,
+            document_attempts: 0,
+            submit_attempts: 0,
             created_at: now,
             updated_at: now,
             submitted_at: None,

@@ -52,6 +52,16 @@ impl JobId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// When a [`JobId::generate`]d id was made (`None` for an id of another shape).
+    pub fn created_at(&self) -> Option<OffsetDateTime> {
+        let stamp = self.0.get(..16)?;
+        let format =
+            time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+        time::PrimitiveDateTime::parse(stamp, &format)
+            .ok()
+            .map(time::PrimitiveDateTime::assume_utc)
+    }
 }
 
 impl fmt::Display for JobId {
@@ -425,5 +435,18 @@ mod tests {
             terminal,
             [JobState::Imported, JobState::Cancelled, JobState::Failed]
         );
+    }
+}
+
+#[cfg(test)]
+mod job_id_tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn a_generated_id_tells_when_it_was_made() {
+        let at = datetime!(2026-11-22 03:04:05 UTC);
+        assert_eq!(JobId::generate(at, 42).created_at(), Some(at));
+        assert_eq!(JobId::new("not-a-job-id").created_at(), None);
     }
 }

@@ -134,8 +134,13 @@ pub struct Shipment {
     pub revision: u32,
     /// The revision in the last feed, if any was sent.
     pub sent_revision: Option<u32>,
-    /// The revision Amazon accepted last (a correction of it is sent as a correction).
+    /// The revision Amazon accepted last, all lines (a correction of it is sent as a
+    /// correction).
     pub accepted_revision: Option<u32>,
+    /// Items whose lines Amazon applied (feeds are not atomic: a shipment can have some lines
+    /// applied and others rejected). Their units count as shipped whatever the state.
+    #[serde(default)]
+    pub accepted_items: Vec<ShipmentItem>,
     /// Where it is.
     pub state: ShipmentState,
     /// Amazon's warning on the accepted lines, if any (code, message).
@@ -192,6 +197,7 @@ impl Shipment {
             revision: 1,
             sent_revision: None,
             accepted_revision: None,
+            accepted_items: Vec::new(),
             state: ShipmentState::Queued,
             warning: None,
             source: source.into(),
@@ -209,14 +215,19 @@ impl Shipment {
         format!("{}/{}", self.amazon_order_id, self.shipment_id)
     }
 
-    /// Units of each order item this shipment takes off what is left to ship: all of them
-    /// unless Amazon rejected it or it is held (those units can still be shipped by another
-    /// shipment).
-    pub fn counts_as_shipped(&self) -> bool {
-        !matches!(
+    /// The units this shipment takes off what is left to ship: all of its items unless Amazon
+    /// rejected it or it is held (those units can still go in another shipment), and in any
+    /// state the lines Amazon applied.
+    pub fn shipped_items(&self) -> &[ShipmentItem] {
+        let counts_all = !matches!(
             self.state,
             ShipmentState::Rejected { .. } | ShipmentState::Held { .. }
-        ) || self.accepted_revision.is_some()
+        ) || self.accepted_revision.is_some();
+        if counts_all {
+            &self.details.items
+        } else {
+            &self.accepted_items
+        }
     }
 
     /// Whether the next feed sends this shipment as a correction of lines Amazon already
@@ -235,10 +246,16 @@ impl Shipment {
         details: CheckedShipment,
         now: OffsetDateTime,
     ) -> Result<(), CorrectionRefused> {
-        if self.accepted_revision.is_some()
-            && (details.items != self.details.items || details.ship_date != self.details.ship_date)
+        let items_or_date_change =
+            details.items != self.details.items || details.ship_date != self.details.ship_date;
+        if items_or_date_change
+            && (self.accepted_revision.is_some() || !self.accepted_items.is_empty())
         {
             return Err(CorrectionRefused::AlreadyApplied);
+        }
+        if items_or_date_change && matches!(self.state, ShipmentState::InFeed { .. }) {
+            // Amazon may apply the lines in flight: what it applies must stay what we hold.
+            return Err(CorrectionRefused::InFlight);
         }
         if self.accepted_revision.is_some()
             && self.details.tracking_number.is_some()
@@ -270,7 +287,17 @@ impl Shipment {
             feed_job: feed_job.clone(),
         };
         self.sent_revision = Some(self.revision);
-        Some(lines_from_shipment(&self.reference(), &self.details))
+        let mut lines = lines_from_shipment(&self.reference(), &self.details);
+        if self.accepted_revision.is_none() && !self.accepted_items.is_empty() {
+            // Some lines were applied, others rejected: only the others go again.
+            lines.retain(|l| {
+                !self
+                    .accepted_items
+                    .iter()
+                    .any(|i| i.order_item_id == l.order_item_id)
+            });
+        }
+        Some(lines)
     }
 
     fn in_feed(&self, feed_job: &JobId) -> bool {
@@ -366,6 +393,23 @@ impl Shipment {
             (None, None) => "accepted".to_owned(),
         };
         self.remember(feed_job, Some(feed_id), outcome, now);
+        for o in outcomes {
+            let applied = !matches!(o.outcome, LineVerdict::Rejected { .. });
+            let known = self
+                .accepted_items
+                .iter()
+                .any(|i| i.order_item_id == o.order_item_id);
+            if applied
+                && !known
+                && let Some(item) = self
+                    .details
+                    .items
+                    .iter()
+                    .find(|i| i.order_item_id == o.order_item_id)
+            {
+                self.accepted_items.push(item.clone());
+            }
+        }
         let superseded = self.sent_revision.is_some_and(|sent| sent < self.revision);
         match rejected {
             Some((code, message)) if !superseded => {
@@ -379,6 +423,7 @@ impl Shipment {
             Some(_) => self.state = ShipmentState::Queued,
             None => {
                 self.accepted_revision = self.sent_revision;
+                self.accepted_items = self.details.items.clone();
                 self.warning = warning;
                 self.fatal_attempts = 0;
                 self.state = if superseded {
@@ -444,6 +489,12 @@ pub enum CorrectionRefused {
          be corrected; record a new shipment for other items"
     )]
     AlreadyApplied,
+    /// Items or ship date changed while the shipment is in a live feed.
+    #[error(
+        "the shipment is in a feed Amazon is processing: its items and ship date cannot change \
+         now (carrier, tracking number and ship method can); try again once the feed ends"
+    )]
+    InFlight,
     /// Amazon has the tracking number; spsync does not send `NULL` to clear it.
     #[error(
         "Amazon has this shipment's tracking number; it can be replaced by another one but not \
@@ -465,16 +516,15 @@ pub enum CorrectionRefused {
     NothingChanged,
 }
 
-/// Units of each order item already shipped by `shipments` (those that count, see
-/// [`Shipment::counts_as_shipped`]), leaving out the shipment named `except` (the one being
-/// corrected).
+/// Units of each order item already shipped by `shipments` (see [`Shipment::shipped_items`]),
+/// leaving out the shipment named `except` (the one being corrected).
 pub fn shipped_quantities(shipments: &[Shipment], except: Option<&str>) -> HashMap<String, u32> {
     let mut shipped: HashMap<String, u32> = HashMap::new();
     for s in shipments
         .iter()
-        .filter(|s| s.counts_as_shipped() && Some(s.shipment_id.as_str()) != except)
+        .filter(|s| Some(s.shipment_id.as_str()) != except)
     {
-        for item in &s.details.items {
+        for item in s.shipped_items() {
             *shipped.entry(item.order_item_id.clone()).or_default() += item.quantity;
         }
     }
@@ -638,7 +688,7 @@ mod tests {
         );
         assert_eq!(s.claim(&job("J2")), None, "not retried blindly");
         assert!(
-            !s.counts_as_shipped(),
+            s.shipped_items().is_empty(),
             "its units can ship in another shipment"
         );
 
@@ -673,6 +723,63 @@ mod tests {
             Some("1Z999AA10123456795")
         );
         assert_eq!(s.sent_revision, Some(2));
+    }
+
+    #[test]
+    fn lines_amazon_applied_stay_shipped_when_another_line_of_the_shipment_is_rejected() {
+        let mut s = recorded();
+        s.details.items = vec![item(MUG, 1), item(LID, 1)];
+        let lines = s.claim(&job("J1")).unwrap();
+        assert_eq!(lines.len(), 2);
+        let mug = LineOutcome {
+            order_item_id: MUG.into(),
+            ..outcome(&s, LineVerdict::Accepted)
+        };
+        let lid = LineOutcome {
+            order_item_id: LID.into(),
+            ..outcome(&s, rejected())
+        };
+        s.apply_verdicts(&job("J1"), "F1", &[&mug, &lid], NOW);
+
+        assert!(matches!(s.state, ShipmentState::Rejected { .. }));
+        assert_eq!(
+            s.shipped_items(),
+            &[item(MUG, 1)][..],
+            "the applied line counts"
+        );
+        let mut other_items = s.details.clone();
+        other_items.items = vec![item(LID, 1)];
+        assert_eq!(
+            s.correct(other_items, NOW),
+            Err(CorrectionRefused::AlreadyApplied)
+        );
+        s.correct(corrected_tracking(&s), NOW).unwrap();
+        let again = s.claim(&job("J2")).unwrap();
+        let items: Vec<&str> = again.iter().map(|l| l.order_item_id.as_str()).collect();
+        assert_eq!(items, vec![LID], "only the rejected line goes again");
+        let lid = LineOutcome {
+            order_item_id: LID.into(),
+            ..outcome(&s, LineVerdict::Accepted)
+        };
+        s.apply_verdicts(&job("J2"), "F2", &[&lid], NOW);
+        assert!(matches!(s.state, ShipmentState::Accepted { .. }));
+        assert_eq!(s.shipped_items().len(), 2);
+    }
+
+    #[test]
+    fn items_and_ship_date_cannot_change_while_the_feed_is_in_flight() {
+        let mut s = recorded();
+        s.claim(&job("J1"));
+        let mut other_items = s.details.clone();
+        other_items.items = vec![item(LID, 1)];
+        assert_eq!(
+            s.correct(other_items, NOW),
+            Err(CorrectionRefused::InFlight)
+        );
+        assert!(
+            s.correct(corrected_tracking(&s), NOW).is_ok(),
+            "tracking may"
+        );
     }
 
     #[test]

@@ -42,7 +42,8 @@ use crate::feeds::{
 };
 use crate::limits::Operation;
 use crate::orders::{
-    FulfillmentStatus, IncludedData, Order, OrderPackage, OrderTimeFilter, SearchOrdersQuery,
+    FulfilledBy, FulfillmentStatus, IncludedData, Order, OrderPackage, OrderTimeFilter,
+    SearchOrdersQuery,
 };
 use crate::seller_clients::{SELLER_CLIENT_OPERATION, SellerClients, port_error};
 
@@ -229,7 +230,10 @@ impl FeedsPort for SellerClients {
         seller: &SellerId,
         feed_type: &str,
         created_since: OffsetDateTime,
+        created_until: OffsetDateTime,
     ) -> Result<Option<String>, ApiError> {
+        // createdUntil is filtered here, not sent: Amazon refuses a createdUntil in the future
+        // and the caller's bound may be ahead of Amazon's clock.
         let mut query = GetFeedsQuery::for_types([feed_type]);
         query.created_since = Some(created_since);
         query.page_size = Some(FIND_FEED_PAGE_SIZE);
@@ -244,6 +248,7 @@ impl FeedsPort for SellerClients {
                     for feed in page.feeds {
                         let candidate = feed.feed_type == feed_type
                             && feed.created_time >= created_since
+                            && feed.created_time <= created_until
                             && oldest
                                 .as_ref()
                                 .is_none_or(|o| feed.created_time <= o.created_time);
@@ -360,6 +365,8 @@ impl PackagesPort for SellerClients {
         );
         query.max_results_per_page = Some(PACKAGES_PAGE_SIZE);
         query.included_data = PACKAGES_INCLUDED_DATA.to_vec();
+        // Only merchant-fulfilled orders carry packages spsync sent.
+        query.fulfilled_by = vec![FulfilledBy::Merchant];
         query.pagination_token = page_token.map(str::to_owned);
         self.call(seller, Operation::SearchOrders, |client| async move {
             let page = client.orders().search_orders(&query).await?;
@@ -829,7 +836,12 @@ mod tests {
 
         let found = h
             .clients
-            .find_feed(&seller(), FEED_TYPE, datetime!(2026-11-01 10:00 UTC))
+            .find_feed(
+                &seller(),
+                FEED_TYPE,
+                datetime!(2026-11-01 10:00 UTC),
+                datetime!(2100-01-01 0:00 UTC),
+            )
             .await
             .unwrap();
 
@@ -850,6 +862,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn find_feed_leaves_out_feeds_created_after_the_window() {
+        let h = harness().await;
+        h.mock.route("GET", FEEDS_PATH, |_, _| {
+            Reply::json(
+                200,
+                json!({"feeds": [feed("50009", "2026-11-01T10:05:00Z"), feed("50008", "2026-11-01T10:02:00Z")]}),
+            )
+        });
+        let seller = seller();
+        let inside = h
+            .clients
+            .find_feed(
+                &seller,
+                FEED_TYPE,
+                datetime!(2026-11-01 10:01 UTC),
+                datetime!(2026-11-01 10:03 UTC),
+            )
+            .await
+            .unwrap();
+        let after = h
+            .clients
+            .find_feed(
+                &seller,
+                FEED_TYPE,
+                datetime!(2026-11-01 10:03 UTC),
+                datetime!(2026-11-01 10:04 UTC),
+            )
+            .await
+            .unwrap();
+
+        assert_eq!(inside.as_deref(), Some("50008"));
+        assert_eq!(
+            after, None,
+            "a feed created after the window is someone else's"
+        );
+    }
+
+    #[tokio::test]
     async fn find_feed_is_none_when_no_feed_was_created_since() {
         let h = harness().await;
         h.mock.route("GET", FEEDS_PATH, |_, _| {
@@ -858,7 +908,12 @@ mod tests {
 
         let found = h
             .clients
-            .find_feed(&seller(), FEED_TYPE, datetime!(2026-11-01 10:00 UTC))
+            .find_feed(
+                &seller(),
+                FEED_TYPE,
+                datetime!(2026-11-01 10:00 UTC),
+                datetime!(2100-01-01 0:00 UTC),
+            )
             .await
             .unwrap();
 
@@ -881,7 +936,12 @@ mod tests {
 
         let err = h
             .clients
-            .find_feed(&seller(), FEED_TYPE, datetime!(2026-11-01 10:00 UTC))
+            .find_feed(
+                &seller(),
+                FEED_TYPE,
+                datetime!(2026-11-01 10:00 UTC),
+                datetime!(2100-01-01 0:00 UTC),
+            )
             .await
             .unwrap_err();
 
@@ -1159,6 +1219,7 @@ mod tests {
             pairs(&[
                 ("lastUpdatedAfter", "2026-11-02T12:00:00Z"),
                 ("marketplaceIds", US),
+                ("fulfilledBy", "MERCHANT"),
                 ("maxResultsPerPage", "100"),
                 ("includedData", "PACKAGES,FULFILLMENT"),
                 ("paginationToken", "page-2"),

@@ -18,6 +18,7 @@ pub struct MemoryShipmentStore {
     shipments: Mutex<BTreeMap<ShipmentKey, Shipment>>,
     writes: Mutex<u64>,
     failures: Failures,
+    fail_at_write: Mutex<Option<u64>>,
 }
 
 impl MemoryShipmentStore {
@@ -39,6 +40,23 @@ impl MemoryShipmentStore {
     /// Makes the next `times` calls of `op` fail with a transient error.
     pub fn fail_next(&self, op: FailOp, times: u32) {
         self.failures.arm(op, times);
+    }
+
+    /// Makes the `n`-th write from now (1 = the next) fail with a transient error, as a crash
+    /// in the middle of a run of writes would.
+    pub fn fail_write_number(&self, n: u64) {
+        *lock(&self.fail_at_write) = Some(self.writes() + n);
+    }
+
+    /// Stores a shipment as given, unchecked (a shipment recorded against data that changed
+    /// since, or by an older version).
+    pub fn insert_unchecked(&self, shipment: Shipment) {
+        let k = key(
+            &shipment.seller_id,
+            &shipment.amazon_order_id,
+            &shipment.shipment_id,
+        );
+        lock(&self.shipments).insert(k, shipment);
     }
 }
 
@@ -78,6 +96,15 @@ impl ShipmentStore for MemoryShipmentStore {
     ) -> Result<(), StoreError> {
         if self.failures.take(FailOp::PutShipment) {
             return Err(injected("put_shipment"));
+        }
+        {
+            let mut at = lock(&self.fail_at_write);
+            if *at == Some(self.writes() + 1) {
+                *at = None;
+                // Counted as a write attempt so later numbers stay aligned.
+                *lock(&self.writes) += 1;
+                return Err(injected("put_shipment"));
+            }
         }
         let k = key(
             &shipment.seller_id,

@@ -29,6 +29,7 @@ use spsync_domain::{
 };
 use tracing::{info, instrument, warn};
 
+use crate::message::ConfirmSearch;
 use crate::*;
 
 /// The ports the feed steps use.
@@ -83,7 +84,8 @@ impl Default for FeedSettings {
             max_wait: Duration::ZERO,
             min_interval: Duration::from_secs(120),
             first_poll: Duration::from_secs(90),
-            confirm_delay: Duration::from_secs(15),
+            // Amazon's order data lags ~2 minutes behind (searchOrders' *Before bound).
+            confirm_delay: Duration::from_secs(120),
             fatal_backoff: Duration::from_secs(300),
             stall_after: Duration::from_secs(15 * 60),
             confirm_give_up: Duration::from_secs(24 * 3600),
@@ -93,11 +95,40 @@ impl Default for FeedSettings {
     }
 }
 
-/// Read-back pass delays after the first, seconds; the last repeats.
-const CONFIRM_DELAYS: [u64; 6] = [30, 60, 120, 300, 600, 900];
+/// Read-back pass delays once no shipment was accepted lately, seconds; the last repeats.
+const CONFIRM_DELAYS: [u64; 6] = [180, 300, 600, 900, 900, 900];
 
-/// At most this many searchOrders pages per read-back pass and marketplace.
-const MAX_SEARCH_PAGES: usize = 20;
+/// The read-back searches orders updated since the oldest acceptance of the last 30 minutes;
+/// older accepted shipments are looked up one by one (stragglers).
+const SEARCH_REACH: time::Duration = time::Duration::minutes(30);
+
+/// A search starts this long before the oldest acceptance it covers: the order changed when
+/// Amazon processed the feed, before we read the report.
+const SEARCH_MARGIN: time::Duration = time::Duration::minutes(10);
+
+/// While a shipment was accepted less than this long ago, passes come every
+/// [`FRESH_PASS_DELAY`].
+const FRESH_ACCEPTANCE: Duration = Duration::from_secs(15 * 60);
+
+/// searchOrders allows one call every ~3 minutes (burst 20) per seller: passes come no
+/// faster while shipments keep being accepted.
+const FRESH_PASS_DELAY: Duration = Duration::from_secs(180);
+
+/// Upload URLs refused this many times end the job.
+const MAX_DOCUMENT_ATTEMPTS: u32 = 3;
+
+/// A lost createFeed answer is adopted only for a feed created within this long after the
+/// job's `Submitting` claim (the client's request budget, retries included, is well under).
+const ADOPTION_WINDOW: time::Duration = time::Duration::minutes(5);
+
+/// The "live feed" slot name under which the seller's read-back chain is kept.
+const CONFIRM_CHAIN: &str = "CONFIRM_SHIPMENTS";
+
+/// The schedule replaces a read-back chain this old (its next message may be lost).
+const CHAIN_REPLACED_AFTER: time::Duration = time::Duration::hours(2);
+
+/// Warning code of lines taken as applied without a usable processing report.
+pub const UNVERIFIED_CODE: &str = "spsync-unverified";
 
 /// What [`start_feed`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,6 +232,9 @@ pub async fn start_feeds(
         if !account.enabled {
             continue;
         }
+        if let Err(e) = ensure_confirm_chain(ports, &account.seller_id, rng.next_u64()).await {
+            warn!(seller_id = %account.seller_id, error_class = e.class(), error = %e, "read-back chain not checked");
+        }
         let outcome = start_feed(ports, &account.seller_id, settings, rng.next_u64()).await;
         if let Err(e) = &outcome {
             warn!(seller_id = %account.seller_id, error_class = e.class(), error = %e, "feed start failed");
@@ -236,7 +270,7 @@ pub async fn start_feed(
         }
     }
 
-    let recent = ports.feed_jobs.recent_feed_jobs(seller, 5).await?;
+    let recent = ports.feed_jobs.recent_feed_jobs(seller, 20).await?;
     if let Some(wait) = usage_plan_wait(&recent, now, settings) {
         if has_queued(ports, seller).await? {
             send_step(
@@ -302,6 +336,9 @@ pub async fn start_feed(
         first_poll,
         now,
     );
+    // Every candidate is named before any is claimed: a crash while claiming leaves a job
+    // whose recovery releases whatever it did claim.
+    job.shipments = queued.iter().map(Shipment::reference).collect();
     put_job(ports, &mut job).await?;
     if let Err(e) = ports
         .feed_jobs
@@ -335,6 +372,7 @@ pub async fn start_feed(
 
     let mut feed_lines: Vec<FeedLine> = Vec::new();
     let mut marketplaces = BTreeSet::new();
+    job.shipments.clear();
     for s in &queued {
         let reference = s.reference();
         if cancelled.contains(s.amazon_order_id.as_str()) {
@@ -419,15 +457,26 @@ pub async fn start_feed(
     })
 }
 
-/// When the last createFeed was too recent for the usage plan: how long to wait.
+/// How long the next feed must wait: createFeed's usage plan counts from the last
+/// submission, and a FATAL feed holds the next one back for `fatal_backoff`.
 fn usage_plan_wait(
     recent: &[FeedJob],
     now: time::OffsetDateTime,
     settings: &FeedSettings,
 ) -> Option<Duration> {
-    let last = recent.iter().filter_map(|j| j.submitted_at).max()?;
-    let since = elapsed(now, last);
-    (since < settings.min_interval).then(|| settings.min_interval - since)
+    let plan = recent
+        .iter()
+        .filter_map(|j| j.submitted_at)
+        .max()
+        .map(|last| settings.min_interval.saturating_sub(elapsed(now, last)));
+    let backoff = recent
+        .iter()
+        .filter(|j| matches!(j.state, FeedJobState::Fatal { .. }))
+        .filter_map(|j| j.ended_at)
+        .max()
+        .map(|ended| settings.fatal_backoff.saturating_sub(elapsed(now, ended)));
+    let wait = plan.into_iter().chain(backoff).max()?;
+    (!wait.is_zero()).then_some(wait)
 }
 
 async fn has_queued(ports: &FeedPorts<'_>, seller: &SellerId) -> Result<bool, StoreError> {
@@ -483,17 +532,19 @@ async fn end_without_feed(
     reason: &str,
 ) -> Result<FeedStart, WorkflowError> {
     let now = ports.clock.now();
+    // The job ends first (version-checked): a step that moved it on meanwhile wins, and its
+    // shipments are not released under it.
+    job.state = FeedJobState::Abandoned {
+        reason: reason.to_owned(),
+    };
+    job.ended_at = Some(now);
+    put_job(ports, &mut job).await?;
     for reference in job.shipments.clone() {
         update_shipment(ports, &job.seller_id, &reference, |s| {
             s.release(&job.job_id, "feed given up before submission", now)
         })
         .await?;
     }
-    job.state = FeedJobState::Abandoned {
-        reason: reason.to_owned(),
-    };
-    job.ended_at = Some(now);
-    put_job(ports, &mut job).await?;
     ports
         .feed_jobs
         .release_live_feed(&job.seller_id, FULFILLMENT_FEED_TYPE, &job.job_id)
@@ -525,6 +576,7 @@ pub async fn feed_step(
     if let Some(v) = message.job_version
         && v < job.version
         && matches!(job.state, FeedJobState::Submitted { .. })
+        && job.report_key.is_none()
     {
         // An older poll chain (a duplicate); the current chain carries the newer version.
         return Ok(StepOutcome::Ignored("older poll of this feed"));
@@ -572,6 +624,16 @@ async fn run_feed_step(
         match job.state.clone() {
             FeedJobState::Claiming => return Ok(StepOutcome::Ignored("feed job still claiming")),
             FeedJobState::Built => {
+                if job.document_attempts >= MAX_DOCUMENT_ATTEMPTS {
+                    return fail_feed(
+                        ports,
+                        job,
+                        "Amazon refused the upload of the feed document three times",
+                        settings,
+                    )
+                    .await;
+                }
+                job.document_attempts += 1;
                 let upload = ports
                     .feeds
                     .create_feed_document(&seller, FEED_CONTENT_TYPE)
@@ -614,54 +676,44 @@ async fn run_feed_step(
                     feed_document_id: feed_document_id.clone(),
                     since: now,
                 };
+                job.submit_attempts += 1;
                 put_job(ports, &mut job).await?;
-                let feed_id = ports
-                    .feeds
-                    .create_feed(
-                        &seller,
-                        &job.feed_type,
-                        &job.marketplaces,
-                        &feed_document_id,
-                    )
-                    .await?;
-                return submitted(ports, job, feed_id).await;
+                return create_feed(ports, job, &feed_document_id).await;
             }
             FeedJobState::Submitting {
                 feed_document_id,
                 since,
             } => {
+                // Claimed again first: of two deliveries of this step, one goes on.
+                job.submit_attempts += 1;
+                put_job(ports, &mut job).await?;
                 // createFeed may have reached Amazon with its answer lost: adopt that feed.
                 let known: BTreeSet<String> = ports
                     .feed_jobs
-                    .recent_feed_jobs(&seller, 10)
+                    .recent_feed_jobs(&seller, 20)
                     .await?
                     .iter()
                     .filter(|j| j.job_id != job.job_id)
                     .filter_map(|j| j.state.feed_id().map(str::to_owned))
                     .collect();
+                // Only a feed created while our call could have been in flight (from the
+                // claim, with a minute of clock skew, to the end of the adoption window) can
+                // be ours; a later one is someone else's (Seller Central, other software).
                 let adopted = ports
                     .feeds
-                    .find_feed(&seller, &job.feed_type, since - time::Duration::minutes(1))
+                    .find_feed(
+                        &seller,
+                        &job.feed_type,
+                        since - time::Duration::minutes(1),
+                        since + ADOPTION_WINDOW,
+                    )
                     .await?
                     .filter(|id| !known.contains(id));
-                let feed_id = match adopted {
-                    Some(id) => {
-                        info!(feed_id = %id, "feed created before a lost answer adopted");
-                        id
-                    }
-                    None => {
-                        ports
-                            .feeds
-                            .create_feed(
-                                &seller,
-                                &job.feed_type,
-                                &job.marketplaces,
-                                &feed_document_id,
-                            )
-                            .await?
-                    }
-                };
-                return submitted(ports, job, feed_id).await;
+                if let Some(id) = adopted {
+                    info!(feed_id = %id, "feed created before a lost answer adopted");
+                    return submitted(ports, job, id).await;
+                }
+                return create_feed(ports, job, &feed_document_id).await;
             }
             FeedJobState::Submitted { feed_id } => {
                 return poll_feed(ports, job, &feed_id, settings).await;
@@ -673,6 +725,31 @@ async fn run_feed_step(
                 return Ok(StepOutcome::Ignored("feed job already ended"));
             }
         }
+    }
+}
+
+/// createFeed for a job in `Submitting`. Throttled (by Amazon or our limiter) means the call
+/// was not made: the job goes back to `Uploaded` so that a later retry needs no adoption.
+async fn create_feed(
+    ports: &FeedPorts<'_>,
+    mut job: FeedJob,
+    feed_document_id: &str,
+) -> Result<StepOutcome, WorkflowError> {
+    let seller = job.seller_id.clone();
+    match ports
+        .feeds
+        .create_feed(&seller, &job.feed_type, &job.marketplaces, feed_document_id)
+        .await
+    {
+        Ok(feed_id) => submitted(ports, job, feed_id).await,
+        Err(e @ ApiError::Throttled { .. }) => {
+            job.state = FeedJobState::Uploaded {
+                feed_document_id: feed_document_id.to_owned(),
+            };
+            put_job(ports, &mut job).await?;
+            Err(e.into())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -706,11 +783,25 @@ async fn poll_feed(
             Ok(StepOutcome::Requeued(delay))
         }
         ProcessingStatus::Done => {
+            // Amazon has applied what it could: from here nothing is sent again blindly.
             let Some(document) = status.result_document_id else {
-                return fail_feed(ports, job, "DONE without a processing report", settings).await;
+                return accept_unverified(
+                    ports,
+                    job,
+                    feed_id,
+                    "DONE without a processing report",
+                    settings,
+                )
+                .await;
             };
-            let text = fetch_report(ports, &mut job, &document).await?;
-            apply_processing_report(ports, job, feed_id, &text, settings).await
+            match fetch_report(ports, &mut job, &document).await {
+                Ok(text) => apply_processing_report(ports, job, feed_id, &text, settings).await,
+                Err(e) if e.retryability() == Retryability::Permanent => {
+                    let reason = format!("processing report not readable: {e}");
+                    accept_unverified(ports, job, feed_id, &reason, settings).await
+                }
+                Err(e) => Err(e),
+            }
         }
         ProcessingStatus::Cancelled => {
             let now = ports.clock.now();
@@ -796,21 +887,24 @@ async fn apply_processing_report(
     let report = match parse_processing_report(text) {
         Ok(r) => r,
         Err(e) => {
-            return fail_feed(
-                ports,
-                job,
-                &format!("processing report unreadable: {e}"),
-                settings,
-            )
-            .await;
+            let reason = format!("processing report unreadable: {e}");
+            return accept_unverified(ports, job, feed_id, &reason, settings).await;
         }
     };
-    let (records_bytes, _) = ports.documents.get_document(&job.records_key()).await?;
-    let records: Vec<RecordRef> =
-        serde_json::from_slice(&records_bytes).map_err(|e| WorkflowError::Document {
-            key: job.records_key(),
-            reason: format!("record map unreadable: {e}"),
-        })?;
+    let records: Vec<RecordRef> = match ports.documents.get_document(&job.records_key()).await {
+        Ok((bytes, _)) => match serde_json::from_slice(&bytes) {
+            Ok(records) => records,
+            Err(e) => {
+                let reason = format!("record map unreadable: {e}");
+                return accept_unverified(ports, job, feed_id, &reason, settings).await;
+            }
+        },
+        Err(e) if e.retryability() == Retryability::Permanent => {
+            let reason = format!("record map not readable: {e}");
+            return accept_unverified(ports, job, feed_id, &reason, settings).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
     job.discrepancies = report_discrepancies(&records, &report);
     if report.nothing_processed() {
         let why = report
@@ -821,7 +915,19 @@ async fn apply_processing_report(
             });
         return fail_feed(ports, job, &why, settings).await;
     }
+    if !job.discrepancies.is_empty() {
+        // Rows that do not fit our records cannot be pinned on shipments: none is marked
+        // rejected (or accepted) on Amazon's word; the read-back decides.
+        let reason = format!(
+            "the processing report does not fit the feed ({}); confirmed by the read-back only",
+            job.discrepancies.join("; ")
+        );
+        return accept_unverified(ports, job, feed_id, &reason, settings).await;
+    }
     let outcomes = apply_report(&records, &report);
+    job.counts.accepted = 0;
+    job.counts.warned = 0;
+    job.counts.rejected = 0;
     let mut by_shipment: BTreeMap<&str, Vec<&LineOutcome>> = BTreeMap::new();
     for o in &outcomes {
         by_shipment
@@ -867,16 +973,119 @@ async fn apply_processing_report(
     job.state = FeedJobState::Applied {
         feed_id: feed_id.to_owned(),
     };
-    let seller_id = job.seller_id.clone();
+    let (seller, chain) = (job.seller_id.clone(), job.job_id.clone());
     finish(ports, job, settings, Duration::ZERO).await?;
-    send_step(
-        ports.queue,
-        ports.clock,
-        StepMessage::new(Step::ConfirmShipments { seller_id, pass: 0 }),
-        settings.confirm_delay,
-    )
-    .await?;
+    start_confirm_chain(ports, &seller, chain, settings.confirm_delay).await?;
     Ok(StepOutcome::Advanced("processing report applied"))
+}
+
+/// DONE, but Amazon's per-line verdicts cannot be read or trusted: every shipment of the feed
+/// is taken as applied with a warning saying why (never queued again: Amazon has applied what
+/// it could), and the read-back confirms those whose package shows; the others are held
+/// after `confirm_give_up`.
+async fn accept_unverified(
+    ports: &FeedPorts<'_>,
+    mut job: FeedJob,
+    feed_id: &str,
+    reason: &str,
+    settings: &FeedSettings,
+) -> Result<StepOutcome, WorkflowError> {
+    warn!(
+        feed_id,
+        reason, "feed DONE without usable verdicts; the read-back decides"
+    );
+    let now = ports.clock.now();
+    let job_id = job.job_id.clone();
+    for reference in job.shipments.clone() {
+        update_shipment(ports, &job.seller_id, &reference, |s| {
+            let outcomes: Vec<LineOutcome> = s
+                .details
+                .items
+                .iter()
+                .map(|i| LineOutcome {
+                    shipment_ref: reference.clone(),
+                    amazon_order_id: s.amazon_order_id.clone(),
+                    order_item_id: i.order_item_id.clone(),
+                    outcome: LineVerdict::AcceptedWithWarning {
+                        code: UNVERIFIED_CODE.to_owned(),
+                        message: reason.to_owned(),
+                    },
+                })
+                .collect();
+            let refs: Vec<&LineOutcome> = outcomes.iter().collect();
+            s.apply_verdicts(&job_id, feed_id, &refs, now)
+        })
+        .await?;
+    }
+    job.counts.warned = job.counts.lines;
+    if !job.discrepancies.iter().any(|d| d == reason) {
+        job.discrepancies.push(reason.to_owned());
+    }
+    job.state = FeedJobState::Applied {
+        feed_id: feed_id.to_owned(),
+    };
+    let (seller, chain) = (job.seller_id.clone(), job.job_id.clone());
+    finish(ports, job, settings, Duration::ZERO).await?;
+    start_confirm_chain(ports, &seller, chain, settings.confirm_delay).await?;
+    Ok(StepOutcome::Advanced(
+        "feed applied unverified; the read-back decides",
+    ))
+}
+
+/// Starts (or takes over) the seller's read-back chain: one runs per seller, the newest; an
+/// older chain stops at its next pass.
+async fn start_confirm_chain(
+    ports: &FeedPorts<'_>,
+    seller: &SellerId,
+    chain: JobId,
+    delay: Duration,
+) -> Result<(), WorkflowError> {
+    let current = ports.feed_jobs.live_feed(seller, CONFIRM_CHAIN).await?;
+    match ports
+        .feed_jobs
+        .claim_live_feed(seller, CONFIRM_CHAIN, &chain, current.as_ref())
+        .await
+    {
+        Ok(()) => {}
+        // Someone started a chain at the same moment: theirs covers these shipments.
+        Err(StoreError::ConditionFailed { .. }) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    let message = StepMessage::new(Step::ConfirmShipments {
+        seller_id: seller.clone(),
+        pass: 0,
+        chain: Some(chain),
+        search: None,
+    });
+    send_step(ports.queue, ports.clock, message, delay).await?;
+    Ok(())
+}
+
+/// The schedule's safety net for the read-back: a seller with accepted shipments and no
+/// chain (or one older than [`CHAIN_REPLACED_AFTER`], whose message may be lost) gets a new
+/// chain.
+async fn ensure_confirm_chain(
+    ports: &FeedPorts<'_>,
+    seller: &SellerId,
+    random: u64,
+) -> Result<(), WorkflowError> {
+    let (accepted, _) = ports
+        .shipments
+        .shipments_in_state(seller, "Accepted", None, 1)
+        .await?;
+    if accepted.is_empty() {
+        return Ok(());
+    }
+    let now = ports.clock.now();
+    let current = ports.feed_jobs.live_feed(seller, CONFIRM_CHAIN).await?;
+    let stale = current.as_ref().is_none_or(|c| {
+        c.created_at()
+            .is_none_or(|at| now - at > CHAIN_REPLACED_AFTER)
+    });
+    if stale {
+        start_confirm_chain(ports, seller, JobId::generate(now, random), Duration::ZERO).await?;
+    }
+    Ok(())
 }
 
 /// The feed failed (FATAL, unreadable or empty report, permanent error): shipments queued
@@ -938,6 +1147,41 @@ async fn finish(
     Ok(())
 }
 
+/// Sets an order ORDER_FULFILLED once every unit of it is confirmed at Amazon; a write lost
+/// to an import or enrichment is read again and retried. Returns whether it changed the order.
+async fn fulfil_order(
+    ports: &FeedPorts<'_>,
+    seller: &SellerId,
+    id: &AmazonOrderId,
+    now: time::OffsetDateTime,
+) -> Result<bool, WorkflowError> {
+    for _ in 0..3 {
+        let Some(mut order) = ports.orders.get_order(seller, id).await? else {
+            return Ok(false);
+        };
+        if order.status != OrderStatus::New {
+            return Ok(false);
+        }
+        let shipments = ports.shipments.shipments_of_order(seller, id).await?;
+        if !all_items_confirmed(&order, &shipments) {
+            return Ok(false);
+        }
+        let expected = order.version;
+        order.status = OrderStatus::Fulfilled;
+        order.version += 1;
+        order.updated_at = now;
+        match ports.orders.put_order(&order, Some(expected)).await {
+            Ok(()) => {
+                info!(amazon_order_id = %id, "order fulfilled: every unit confirmed at Amazon");
+                return Ok(true);
+            }
+            Err(StoreError::ConditionFailed { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(false)
+}
+
 /// What a read-back pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConfirmSummary {
@@ -953,13 +1197,27 @@ pub struct ConfirmSummary {
 
 /// The closed loop (the `ConfirmShipments` message): reads back the orders of accepted
 /// shipments and confirms those whose package shows.
+///
+/// One chain per seller (the "live feed" slot [`CONFIRM_CHAIN`] names it). A pass searches,
+/// per marketplace, the merchant-fulfilled orders updated since the oldest acceptance of the
+/// last [`SEARCH_REACH`] (minus a margin: Amazon's order data lags ~2 minutes), ONE page per
+/// delivery, confirming what each page shows as it goes (a throttled page loses nothing).
+/// After the last page: getOrder for up to `max_get_order_per_pass` stragglers, give-ups,
+/// and the next pass — soon while shipments keep being accepted, then further and further
+/// apart.
 #[instrument(skip_all, fields(seller_id, pass))]
 pub async fn confirm_shipments(
     ports: &FeedPorts<'_>,
     message: &StepMessage,
     settings: &FeedSettings,
 ) -> Result<(StepOutcome, ConfirmSummary), WorkflowError> {
-    let Step::ConfirmShipments { seller_id, pass } = &message.step else {
+    let Step::ConfirmShipments {
+        seller_id,
+        pass,
+        chain,
+        search,
+    } = &message.step
+    else {
         return Err(WorkflowError::Config(format!(
             "confirm_shipments got a {} message",
             message.step.name()
@@ -967,23 +1225,28 @@ pub async fn confirm_shipments(
     };
     tracing::Span::current().record("seller_id", tracing::field::display(seller_id));
     tracing::Span::current().record("pass", pass);
-    match confirm_pass(ports, seller_id, settings).await {
-        Ok(summary) => {
-            if summary.waiting == 0 {
-                return Ok((
-                    StepOutcome::Advanced("all accepted shipments confirmed"),
-                    summary,
-                ));
-            }
-            let delay =
-                Duration::from_secs(CONFIRM_DELAYS[(*pass as usize).min(CONFIRM_DELAYS.len() - 1)]);
-            let next = StepMessage::new(Step::ConfirmShipments {
-                seller_id: seller_id.clone(),
-                pass: pass + 1,
-            });
-            send_step(ports.queue, ports.clock, next, delay).await?;
-            Ok((StepOutcome::Requeued(delay), summary))
+    if let Some(chain) = chain {
+        let current = ports.feed_jobs.live_feed(seller_id, CONFIRM_CHAIN).await?;
+        if current.as_ref() != Some(chain) {
+            return Ok((
+                StepOutcome::Ignored("a newer read-back chain runs"),
+                ConfirmSummary::default(),
+            ));
         }
+    }
+    let mut summary = ConfirmSummary::default();
+    match confirm_step(
+        ports,
+        seller_id,
+        *pass,
+        chain,
+        search.as_ref(),
+        settings,
+        &mut summary,
+    )
+    .await
+    {
+        Ok(outcome) => Ok((outcome, summary)),
         Err(error) => match error.retryability() {
             Retryability::Throttled { retry_after } => {
                 send_step(
@@ -993,21 +1256,17 @@ pub async fn confirm_shipments(
                     retry_after,
                 )
                 .await?;
-                Ok((
-                    StepOutcome::Requeued(retry_after),
-                    ConfirmSummary::default(),
-                ))
+                Ok((StepOutcome::Requeued(retry_after), summary))
             }
             _ => Err(error),
         },
     }
 }
 
-async fn confirm_pass(
+async fn accepted_shipments(
     ports: &FeedPorts<'_>,
     seller: &SellerId,
-    settings: &FeedSettings,
-) -> Result<ConfirmSummary, WorkflowError> {
+) -> Result<Vec<Shipment>, StoreError> {
     let mut accepted: Vec<Shipment> = Vec::new();
     let mut page = None;
     loop {
@@ -1018,59 +1277,123 @@ async fn confirm_pass(
         accepted.extend(batch);
         match next {
             Some(n) if accepted.len() < 5_000 => page = Some(n),
-            _ => break,
+            _ => return Ok(accepted),
         }
     }
-    let mut summary = ConfirmSummary::default();
-    if accepted.is_empty() {
-        return Ok(summary);
-    }
-    let now = ports.clock.now();
-    let accepted_at = |s: &Shipment| match &s.state {
-        ShipmentState::Accepted { accepted_at, .. } => *accepted_at,
-        _ => now,
-    };
+}
 
-    // One search per marketplace from the oldest acceptance (a little before: Amazon's
-    // lastUpdatedTime is its own clock).
-    let mut seen: HashMap<String, OrderShipmentsSeen> = HashMap::new();
-    let mut by_marketplace: BTreeMap<String, time::OffsetDateTime> = BTreeMap::new();
-    for s in &accepted {
-        let at = accepted_at(s);
-        by_marketplace
+fn accepted_at(s: &Shipment) -> Option<time::OffsetDateTime> {
+    match &s.state {
+        ShipmentState::Accepted { accepted_at, .. } => Some(*accepted_at),
+        _ => None,
+    }
+}
+
+/// Per marketplace, where its search starts: the oldest acceptance within reach, less the
+/// data-lag margin. Shipments accepted before the reach are left to the straggler lookups.
+fn search_starts(
+    accepted: &[Shipment],
+    now: time::OffsetDateTime,
+) -> BTreeMap<String, time::OffsetDateTime> {
+    let reach = now - SEARCH_REACH;
+    let mut starts: BTreeMap<String, time::OffsetDateTime> = BTreeMap::new();
+    for s in accepted {
+        let Some(at) = accepted_at(s).filter(|at| *at >= reach) else {
+            continue;
+        };
+        starts
             .entry(s.marketplace_id.to_string())
             .and_modify(|t| *t = (*t).min(at))
             .or_insert(at);
     }
-    for (marketplace, oldest) in by_marketplace {
-        let marketplace = spsync_domain::MarketplaceId::new(marketplace);
-        let after = oldest - time::Duration::minutes(5);
-        let mut token: Option<String> = None;
-        for _ in 0..MAX_SEARCH_PAGES {
-            let page = ports
-                .packages
-                .search_packages(seller, &marketplace, after, token.as_deref())
-                .await?;
-            for o in page.orders {
-                seen.insert(o.amazon_order_id.to_string(), o);
-            }
-            match page.next_token {
-                Some(t) => token = Some(t),
-                None => break,
-            }
+    for t in starts.values_mut() {
+        *t -= SEARCH_MARGIN;
+    }
+    starts
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn confirm_step(
+    ports: &FeedPorts<'_>,
+    seller: &SellerId,
+    pass: u32,
+    chain: &Option<JobId>,
+    search: Option<&ConfirmSearch>,
+    settings: &FeedSettings,
+    summary: &mut ConfirmSummary,
+) -> Result<StepOutcome, WorkflowError> {
+    let now = ports.clock.now();
+    let mut accepted = accepted_shipments(ports, seller).await?;
+    if accepted.is_empty() {
+        end_chain(ports, seller, chain).await?;
+        return Ok(StepOutcome::Advanced(
+            "no accepted shipment left to confirm",
+        ));
+    }
+    let starts = search_starts(&accepted, now);
+    let current = match search {
+        Some(s) => Some(s.clone()),
+        None => starts.iter().next().map(|(m, after)| ConfirmSearch {
+            marketplace_id: spsync_domain::MarketplaceId::new(m.clone()),
+            updated_after: *after,
+            page_token: None,
+        }),
+    };
+
+    if let Some(current) = current {
+        let page = ports
+            .packages
+            .search_packages(
+                seller,
+                &current.marketplace_id,
+                current.updated_after,
+                current.page_token.as_deref(),
+            )
+            .await?;
+        let seen: HashMap<String, OrderShipmentsSeen> = page
+            .orders
+            .into_iter()
+            .map(|o| (o.amazon_order_id.to_string(), o))
+            .collect();
+        confirm_seen(ports, seller, &mut accepted, &seen, now, summary).await?;
+        // The same pass goes on: the next page, or the next marketplace.
+        let next = match page.next_token {
+            Some(token) => Some(ConfirmSearch {
+                page_token: Some(token),
+                ..current
+            }),
+            None => starts
+                .range::<String, _>((
+                    std::ops::Bound::Excluded(current.marketplace_id.to_string()),
+                    std::ops::Bound::Unbounded,
+                ))
+                .next()
+                .map(|(m, after)| ConfirmSearch {
+                    marketplace_id: spsync_domain::MarketplaceId::new(m.clone()),
+                    updated_after: *after,
+                    page_token: None,
+                }),
+        };
+        if next.is_some() && !accepted.is_empty() {
+            let message = StepMessage::new(Step::ConfirmShipments {
+                seller_id: seller.clone(),
+                pass,
+                chain: chain.clone(),
+                search: next,
+            });
+            send_step(ports.queue, ports.clock, message, Duration::ZERO).await?;
+            return Ok(StepOutcome::Advanced("read-back page done"));
         }
     }
 
-    // Stragglers: accepted a while ago, their order not in the search.
+    // The pass's searches are done: stragglers, give-ups, and the next pass.
     let mut lookups = 0usize;
+    let mut straggled: HashMap<String, OrderShipmentsSeen> = HashMap::new();
     for s in &accepted {
-        let id = s.amazon_order_id.to_string();
-        let shows = seen
-            .get(&id)
-            .is_some_and(|o| package_shows(&s.details, &o.packages));
-        if shows
+        let old = accepted_at(s).is_some_and(|at| elapsed(now, at) >= settings.straggler_after);
+        if !old
             || lookups >= settings.max_get_order_per_pass
-            || elapsed(now, accepted_at(s)) < settings.straggler_after
+            || straggled.contains_key(s.amazon_order_id.as_str())
         {
             continue;
         }
@@ -1080,77 +1403,119 @@ async fn confirm_pass(
             .get_packages(seller, &s.amazon_order_id)
             .await?
         {
-            seen.insert(id, o);
+            straggled.insert(s.amazon_order_id.to_string(), o);
         }
     }
+    confirm_seen(ports, seller, &mut accepted, &straggled, now, summary).await?;
 
-    let mut touched: BTreeSet<String> = BTreeSet::new();
     for s in &accepted {
-        let reference = s.reference();
+        let Some(at) = accepted_at(s) else { continue };
+        if elapsed(now, at) < settings.confirm_give_up {
+            summary.waiting += 1;
+            continue;
+        }
+        let reason = format!(
+            "Amazon accepted the feed but the order showed no package with this tracking \
+             number for {} h",
+            settings.confirm_give_up.as_secs() / 3600
+        );
+        let held = update_shipment(ports, seller, &s.reference(), |s| {
+            if matches!(s.state, ShipmentState::Accepted { .. }) {
+                s.state = ShipmentState::Held {
+                    reason: reason.clone(),
+                };
+                true
+            } else {
+                false
+            }
+        })
+        .await?;
+        if held.is_some() {
+            warn!(shipment = %s.reference(), "accepted shipment never showed on the order; held");
+            summary.given_up += 1;
+        }
+    }
+    if summary.waiting == 0 {
+        end_chain(ports, seller, chain).await?;
+        return Ok(StepOutcome::Advanced("all accepted shipments confirmed"));
+    }
+    if chain.is_none() {
+        // A one-off pass (no chain): the schedule's safety net starts a chain.
+        return Ok(StepOutcome::Advanced("read-back pass made"));
+    }
+    // Soon while shipments keep being accepted; further apart for the ones left behind.
+    let fresh = accepted
+        .iter()
+        .filter_map(accepted_at)
+        .any(|at| elapsed(now, at) < FRESH_ACCEPTANCE);
+    let delay = if fresh {
+        FRESH_PASS_DELAY
+    } else {
+        Duration::from_secs(CONFIRM_DELAYS[(pass as usize).min(CONFIRM_DELAYS.len() - 1)])
+    };
+    let next = StepMessage::new(Step::ConfirmShipments {
+        seller_id: seller.clone(),
+        pass: pass + 1,
+        chain: chain.clone(),
+        search: None,
+    });
+    send_step(ports.queue, ports.clock, next, delay).await?;
+    Ok(StepOutcome::Requeued(delay))
+}
+
+async fn end_chain(
+    ports: &FeedPorts<'_>,
+    seller: &SellerId,
+    chain: &Option<JobId>,
+) -> Result<(), StoreError> {
+    match chain {
+        Some(chain) => {
+            ports
+                .feed_jobs
+                .release_live_feed(seller, CONFIRM_CHAIN, chain)
+                .await
+        }
+        None => Ok(()),
+    }
+}
+
+/// Confirms the accepted shipments whose package `seen` shows (and takes them out of
+/// `accepted`), then fulfils their orders once every unit is confirmed.
+async fn confirm_seen(
+    ports: &FeedPorts<'_>,
+    seller: &SellerId,
+    accepted: &mut Vec<Shipment>,
+    seen: &HashMap<String, OrderShipmentsSeen>,
+    now: time::OffsetDateTime,
+    summary: &mut ConfirmSummary,
+) -> Result<(), WorkflowError> {
+    if seen.is_empty() {
+        return Ok(());
+    }
+    let mut touched: BTreeSet<String> = BTreeSet::new();
+    let mut left = Vec::with_capacity(accepted.len());
+    for s in accepted.drain(..) {
         let shows = seen
             .get(s.amazon_order_id.as_str())
             .is_some_and(|o| package_shows(&s.details, &o.packages));
-        if shows {
-            if let Some(stored) =
-                update_shipment(ports, seller, &reference, |s| s.confirm(now)).await?
-            {
-                let secs = stored.confirm_seconds.unwrap_or(0);
-                info!(shipment = %reference, confirm_seconds = secs, "shipment confirmed at Amazon");
-                summary.confirmed.push(secs);
-                touched.insert(s.amazon_order_id.to_string());
-            }
-        } else if elapsed(now, accepted_at(s)) >= settings.confirm_give_up {
-            let reason = format!(
-                "Amazon accepted the feed but the order showed no package with this tracking \
-                 number for {} h",
-                settings.confirm_give_up.as_secs() / 3600
-            );
-            let held = update_shipment(ports, seller, &reference, |s| {
-                if matches!(s.state, ShipmentState::Accepted { .. }) {
-                    s.state = ShipmentState::Held {
-                        reason: reason.clone(),
-                    };
-                    true
-                } else {
-                    false
-                }
-            })
-            .await?;
-            if held.is_some() {
-                warn!(shipment = %reference, "accepted shipment never showed on the order; held");
-                summary.given_up += 1;
-            }
-        } else {
-            summary.waiting += 1;
+        if !shows {
+            left.push(s);
+            continue;
+        }
+        let reference = s.reference();
+        if let Some(stored) = update_shipment(ports, seller, &reference, |s| s.confirm(now)).await?
+        {
+            let secs = stored.confirm_seconds.unwrap_or(0);
+            info!(shipment = %reference, confirm_seconds = secs, "shipment confirmed at Amazon");
+            summary.confirmed.push(secs);
+            touched.insert(s.amazon_order_id.to_string());
         }
     }
-
+    *accepted = left;
     for order_id in touched {
-        let id = AmazonOrderId::new(order_id);
-        let Some(mut order) = ports.orders.get_order(seller, &id).await? else {
-            continue;
-        };
-        if order.status != OrderStatus::New {
-            continue;
-        }
-        let shipments = ports.shipments.shipments_of_order(seller, &id).await?;
-        if all_items_confirmed(&order, &shipments) {
-            let expected = order.version;
-            order.status = OrderStatus::Fulfilled;
-            order.version += 1;
-            order.updated_at = now;
-            match ports.orders.put_order(&order, Some(expected)).await {
-                Ok(()) => {
-                    summary.fulfilled_orders += 1;
-                    info!(amazon_order_id = %id, "order fulfilled: every unit confirmed at Amazon");
-                }
-                // Changed concurrently (an import or enrichment); the next pass sees it again
-                // only if a shipment is still accepted, so leave it to enrichment, which
-                // reads Amazon's SHIPPED status.
-                Err(StoreError::ConditionFailed { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
+        if fulfil_order(ports, seller, &AmazonOrderId::new(order_id), now).await? {
+            summary.fulfilled_orders += 1;
         }
     }
-    Ok(summary)
+    Ok(())
 }

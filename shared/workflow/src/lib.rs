@@ -25,11 +25,11 @@ use std::time::Duration;
 pub use enrich::{EnrichPorts, EnrichSummary, enrich_orders, schedule_enrichment};
 pub use error::{ApiError, BoxError, QueueError, Retryability, StoreError, WorkflowError};
 pub use feeds::{
-    ConfirmSummary, FeedPorts, FeedSettings, FeedStart, confirm_shipments, feed_step, start_feed,
-    start_feeds,
+    ConfirmSummary, FeedPorts, FeedSettings, FeedStart, UNVERIFIED_CODE, confirm_shipments,
+    feed_step, start_feed, start_feeds,
 };
 pub use import::{ImportPorts, import_report};
-pub use message::{JobKey, MessageError, QueueName, Step, StepMessage};
+pub use message::{ConfirmSearch, JobKey, MessageError, QueueName, Step, StepMessage};
 pub use ports::*;
 pub use report::{ReportPorts, StartOutcome, poll_report, start_report, start_reports};
 pub use shipments::{

@@ -75,9 +75,16 @@ pub enum Step {
     ConfirmShipments {
         /// Seller.
         seller_id: SellerId,
-        /// Passes made for the oldest accepted shipment so far (spaces the next one).
+        /// Passes made by this chain so far (spaces the next one).
         #[serde(default)]
         pass: u32,
+        /// The chain: one runs per seller (a newer one replaces it; the older stops at its
+        /// next delivery).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        chain: Option<JobId>,
+        /// The search this delivery continues (a pass reads one page per delivery).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        search: Option<ConfirmSearch>,
     },
 }
 
@@ -105,6 +112,19 @@ impl Step {
             }
         }
     }
+}
+
+/// Where a read-back pass is in its searchOrders pages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmSearch {
+    /// The marketplace searched.
+    pub marketplace_id: MarketplaceId,
+    /// The search's lastUpdatedAfter.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_after: OffsetDateTime,
+    /// The next page, if this is not the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_token: Option<String>,
 }
 
 /// The step queues of template.yaml.

@@ -415,13 +415,14 @@ pub trait FeedsApi: Send + Sync {
     ) -> Result<String, ApiError>;
     /// getFeed.
     async fn get_feed(&self, seller: &SellerId, feed_id: &str) -> Result<FeedStatus, ApiError>;
-    /// getFeeds: the oldest feed of this type created at or after `created_since`, if any.
-    /// Used to adopt a feed whose createFeed answer was lost.
+    /// getFeeds: the oldest feed of this type created from `created_since` to `created_until`
+    /// (both inclusive), if any. Used to adopt a feed whose createFeed answer was lost.
     async fn find_feed(
         &self,
         seller: &SellerId,
         feed_type: &str,
         created_since: OffsetDateTime,
+        created_until: OffsetDateTime,
     ) -> Result<Option<String>, ApiError>;
     /// getFeedDocument and the download of its presigned URL, raw.
     async fn download_feed_document(
