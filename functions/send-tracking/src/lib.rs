@@ -125,24 +125,8 @@ impl Config {
 pub struct Deps {
     /// Flow settings.
     pub settings: FeedSettings,
-    /// Clock.
-    pub clock: Arc<dyn Clock>,
-    /// Seller registry (the schedule).
-    pub sellers: Arc<dyn SellerDirectory>,
-    /// Feed jobs.
-    pub feed_jobs: Arc<dyn FeedJobStore>,
-    /// Shipments.
-    pub shipments: Arc<dyn ShipmentStore>,
-    /// Orders.
-    pub orders: Arc<dyn OrderStore>,
-    /// Documents.
-    pub documents: Arc<dyn DocumentStore>,
-    /// Step queue (FeedSteps).
-    pub queue: Arc<dyn StepQueue>,
-    /// Feeds API.
-    pub feeds: Arc<dyn FeedsApi>,
-    /// Orders API read-back.
-    pub packages: Arc<dyn PackagesApi>,
+    /// Stores and APIs.
+    pub ports: Ports,
     /// Metrics of the current invocation.
     pub metrics: Metrics,
 }
@@ -174,15 +158,7 @@ impl Deps {
     pub fn new(config: &Config, ports: Ports) -> Self {
         Self {
             settings: config.feed_settings(),
-            clock: ports.clock,
-            sellers: ports.sellers,
-            feed_jobs: ports.feed_jobs,
-            shipments: ports.shipments,
-            orders: ports.orders,
-            documents: ports.documents,
-            queue: ports.queue,
-            feeds: ports.feeds,
-            packages: ports.packages,
+            ports,
             metrics: config.metrics.metrics(),
         }
     }
@@ -194,20 +170,21 @@ impl Deps {
     }
 
     fn ports(&self) -> FeedPorts<'_> {
+        let p = &self.ports;
         FeedPorts {
-            clock: self.clock.as_ref(),
-            feed_jobs: self.feed_jobs.as_ref(),
-            shipments: self.shipments.as_ref(),
-            orders: self.orders.as_ref(),
-            documents: self.documents.as_ref(),
-            queue: self.queue.as_ref(),
-            feeds: self.feeds.as_ref(),
-            packages: self.packages.as_ref(),
+            clock: p.clock.as_ref(),
+            feed_jobs: p.feed_jobs.as_ref(),
+            shipments: p.shipments.as_ref(),
+            orders: p.orders.as_ref(),
+            documents: p.documents.as_ref(),
+            queue: p.queue.as_ref(),
+            feeds: p.feeds.as_ref(),
+            packages: p.packages.as_ref(),
         }
     }
 
     fn random(&self) -> u64 {
-        let now = self.clock.now().unix_timestamp_nanos();
+        let now = self.ports.clock.now().unix_timestamp_nanos();
         (now as u64) ^ u64::from(std::process::id()).rotate_left(32)
     }
 }
@@ -269,7 +246,7 @@ async fn handle_schedule(
     }
     let results = start_feeds(
         &deps.ports(),
-        deps.sellers.as_ref(),
+        deps.ports.sellers.as_ref(),
         &deps.settings,
         deps.random(),
     )
@@ -372,6 +349,181 @@ mod test_support;
 mod tests {
     use super::test_support::*;
     use super::*;
+
+    use async_trait::async_trait;
+    use spsync_domain::{AmazonOrderId, MarketplaceId, OrderShipmentsSeen, SellerId};
+    use spsync_testkit::memory::{
+        MemoryDocumentStore, MemoryJobStore, MemoryOrderStore, VirtualQueue,
+    };
+    use spsync_testkit::shipping::{MemoryFeedJobStore, MemoryShipmentStore};
+    use spsync_workflow::{
+        ApiError, DownloadedDocument, FeedStatus, FeedUpload, PackagesPage, SellerAccount,
+    };
+    use time::OffsetDateTime;
+
+    /// Amazon must not be called in these tests: every call is a permanent error.
+    struct NoAmazon;
+
+    fn not_called(operation: &'static str) -> ApiError {
+        ApiError::Permanent {
+            operation,
+            code: "NotExpected".into(),
+            message: "the test expected no SP-API call".into(),
+        }
+    }
+
+    #[async_trait]
+    impl FeedsApi for NoAmazon {
+        async fn create_feed_document(
+            &self,
+            _: &SellerId,
+            _: &str,
+        ) -> Result<FeedUpload, ApiError> {
+            Err(not_called("createFeedDocument"))
+        }
+        async fn upload_feed_document(
+            &self,
+            _: &SellerId,
+            _: &str,
+            _: &str,
+            _: Vec<u8>,
+        ) -> Result<(), ApiError> {
+            Err(not_called("upload"))
+        }
+        async fn create_feed(
+            &self,
+            _: &SellerId,
+            _: &str,
+            _: &[MarketplaceId],
+            _: &str,
+        ) -> Result<String, ApiError> {
+            Err(not_called("createFeed"))
+        }
+        async fn get_feed(&self, _: &SellerId, _: &str) -> Result<FeedStatus, ApiError> {
+            Err(not_called("getFeed"))
+        }
+        async fn find_feed(
+            &self,
+            _: &SellerId,
+            _: &str,
+            _: OffsetDateTime,
+            _: OffsetDateTime,
+        ) -> Result<Option<String>, ApiError> {
+            Err(not_called("getFeeds"))
+        }
+        async fn download_feed_document(
+            &self,
+            _: &SellerId,
+            _: &str,
+        ) -> Result<DownloadedDocument, ApiError> {
+            Err(not_called("getFeedDocument"))
+        }
+    }
+
+    #[async_trait]
+    impl PackagesApi for NoAmazon {
+        async fn search_packages(
+            &self,
+            _: &SellerId,
+            _: &MarketplaceId,
+            _: OffsetDateTime,
+            _: Option<&str>,
+        ) -> Result<PackagesPage, ApiError> {
+            Err(not_called("searchOrders"))
+        }
+        async fn get_packages(
+            &self,
+            _: &SellerId,
+            _: &AmazonOrderId,
+        ) -> Result<Option<OrderShipmentsSeen>, ApiError> {
+            Err(not_called("getOrder"))
+        }
+    }
+
+    struct World {
+        deps: Deps,
+        queue: Arc<VirtualQueue<SharedClock>>,
+    }
+
+    async fn world() -> World {
+        let clock = SharedClock::at_fixture_time();
+        let queue = Arc::new(VirtualQueue::new(clock.clone()));
+        let sellers = Arc::new(MemoryJobStore::new());
+        sellers
+            .put_seller(&SellerAccount {
+                seller_id: SellerId::new("A1SIMSELLER0001"),
+                marketplaces: vec![MarketplaceId::new("ATVPDKIKX0DER")],
+                region: "na".into(),
+                credentials_secret: "spsync/sellers/A1SIMSELLER0001".into(),
+                enabled: true,
+            })
+            .await
+            .unwrap();
+        let config = Config::from_map(&template_environment("send-tracking")).unwrap();
+        let deps = Deps::new(
+            &config,
+            Ports {
+                clock: Arc::new(clock),
+                sellers,
+                feed_jobs: Arc::new(MemoryFeedJobStore::new()),
+                shipments: Arc::new(MemoryShipmentStore::new()),
+                orders: Arc::new(MemoryOrderStore::new()),
+                documents: Arc::new(MemoryDocumentStore::new()),
+                queue: queue.clone(),
+                feeds: Arc::new(NoAmazon),
+                packages: Arc::new(NoAmazon),
+            },
+        )
+        .with_metrics(Metrics::in_memory("spsync", "spsync"));
+        World { deps, queue }
+    }
+
+    #[tokio::test]
+    async fn the_schedule_with_nothing_recorded_starts_no_feed_and_calls_nobody() {
+        let w = world().await;
+
+        let response = handle(event_fixture("schedule.tracking.json"), &w.deps)
+            .await
+            .unwrap();
+
+        assert_eq!(
+            serde_json::to_value(response).unwrap(),
+            serde_json::json!({"flow": "tracking", "feeds_started": 0, "sellers_failed": 0})
+        );
+        assert!(w.queue.pending().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_schedule_asking_for_another_flow_fails_the_invocation() {
+        let w = world().await;
+        let event: TrackingEvent =
+            serde_json::from_value(serde_json::json!({"flow": "orders"})).unwrap();
+
+        let err = handle(event, &w.deps).await.unwrap_err().to_string();
+
+        assert!(err.contains("tracking"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_batch_reports_only_the_message_sent_to_the_wrong_queue_as_failed() {
+        let w = world().await;
+
+        let response = handle(event_fixture("sqs.feed_steps.json"), &w.deps)
+            .await
+            .unwrap();
+
+        let TrackingResponse::Batch(batch) = response else {
+            panic!("{response:?}")
+        };
+        let failed: Vec<&str> = batch
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        // The FeedStep of an unknown job is a harmless late message; the PollReport is not
+        // this function's and comes back (then the dead-letter queue shows it).
+        assert_eq!(failed, vec!["5d1a7c3e-2f4b-4e8a-9c1d-000000000002"]);
+    }
 
     #[test]
     fn config_reads_exactly_the_template_environment() {

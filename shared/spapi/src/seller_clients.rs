@@ -54,8 +54,8 @@ pub const ENRICHMENT_INCLUDED_DATA: [IncludedData; 3] = [
     IncludedData::Fulfillment,
 ];
 
-/// searchOrders page size for enrichment: Amazon's maximum.
-pub const ENRICHMENT_PAGE_SIZE: u32 = 100;
+/// searchOrders page size (enrichment and the read-back): Amazon's maximum.
+pub const SEARCH_PAGE_SIZE: u32 = 100;
 
 /// Pseudo-operation of errors raised while building a seller's client outside any SP-API call
 /// (from [`SellerClients::client`]).
@@ -254,6 +254,60 @@ impl SellerClients {
             "sp-api client created"
         );
         Ok(client)
+    }
+
+    /// searchOrders over orders updated after `updated_after` in one marketplace, 100 a page,
+    /// with `included` data, `adjust` setting anything else (filters); each order mapped.
+    /// Returns the mapped orders, the next page token and Amazon's lastUpdatedBefore.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn search_updated<T>(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        updated_after: OffsetDateTime,
+        page_token: Option<&str>,
+        included: &[IncludedData],
+        adjust: impl FnOnce(&mut SearchOrdersQuery),
+        map: fn(&Order) -> T,
+    ) -> Result<(Vec<T>, Option<String>, Option<OffsetDateTime>), ApiError> {
+        let mut query = SearchOrdersQuery::new(
+            OrderTimeFilter::LastUpdated {
+                after: updated_after,
+                before: None,
+            },
+            [marketplace.as_str()],
+        );
+        query.max_results_per_page = Some(SEARCH_PAGE_SIZE);
+        query.included_data = included.to_vec();
+        query.pagination_token = page_token.map(str::to_owned);
+        adjust(&mut query);
+        self.call(seller, Operation::SearchOrders, |client| async move {
+            let page = client.orders().search_orders(&query).await?;
+            Ok((
+                page.orders.iter().map(map).collect(),
+                page.next_token().map(str::to_owned),
+                page.last_updated_before,
+            ))
+        })
+        .await
+    }
+
+    /// getOrder with `included` data, mapped; `None` when Amazon does not know the order.
+    pub(crate) async fn get_order_as<T>(
+        &self,
+        seller: &SellerId,
+        id: &AmazonOrderId,
+        included: &[IncludedData],
+        map: fn(&Order) -> T,
+    ) -> Result<Option<T>, ApiError> {
+        self.call(seller, Operation::GetOrder, |client| async move {
+            match client.orders().get_order(id.as_str(), included).await {
+                Ok(order) => Ok(Some(map(&order))),
+                Err(SpApiError::Api { status: 404, .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .await
     }
 
     /// Runs `call` with the seller's client and maps its error; a client whose credentials
@@ -602,25 +656,22 @@ impl OrdersPort for SellerClients {
         updated_after: OffsetDateTime,
         page_token: Option<&str>,
     ) -> Result<OrderSearchPage, ApiError> {
-        let mut query = SearchOrdersQuery::new(
-            OrderTimeFilter::LastUpdated {
-                after: updated_after,
-                before: None,
-            },
-            [marketplace.as_str()],
-        );
-        query.max_results_per_page = Some(ENRICHMENT_PAGE_SIZE);
-        query.included_data = ENRICHMENT_INCLUDED_DATA.to_vec();
-        query.pagination_token = page_token.map(str::to_owned);
-        self.call(seller, Operation::SearchOrders, |client| async move {
-            let page = client.orders().search_orders(&query).await?;
-            Ok(OrderSearchPage {
-                next_token: page.next_token().map(str::to_owned),
-                last_updated_before: page.last_updated_before,
-                orders: page.orders.iter().map(enrichment_from_order).collect(),
-            })
+        let (orders, next_token, last_updated_before) = self
+            .search_updated(
+                seller,
+                marketplace,
+                updated_after,
+                page_token,
+                &ENRICHMENT_INCLUDED_DATA,
+                |_| {},
+                enrichment_from_order,
+            )
+            .await?;
+        Ok(OrderSearchPage {
+            orders,
+            next_token,
+            last_updated_before,
         })
-        .await
     }
 
     async fn get_order(
@@ -628,18 +679,8 @@ impl OrdersPort for SellerClients {
         seller: &SellerId,
         id: &AmazonOrderId,
     ) -> Result<Option<Enrichment>, ApiError> {
-        self.call(seller, Operation::GetOrder, |client| async move {
-            match client
-                .orders()
-                .get_order(id.as_str(), &ENRICHMENT_INCLUDED_DATA)
-                .await
-            {
-                Ok(order) => Ok(Some(enrichment_from_order(&order))),
-                Err(SpApiError::Api { status: 404, .. }) => Ok(None),
-                Err(e) => Err(e),
-            }
-        })
-        .await
+        self.get_order_as(seller, id, &ENRICHMENT_INCLUDED_DATA, enrichment_from_order)
+            .await
     }
 }
 

@@ -41,19 +41,13 @@ use crate::feeds::{
     CreateFeedSpecification, Feed, GetFeedsQuery, JSON_LISTINGS_FEED, UPLOAD_OPERATION,
 };
 use crate::limits::Operation;
-use crate::orders::{
-    FulfilledBy, FulfillmentStatus, IncludedData, Order, OrderPackage, OrderTimeFilter,
-    SearchOrdersQuery,
-};
+use crate::orders::{FulfilledBy, FulfillmentStatus, IncludedData, Order, OrderPackage};
 use crate::seller_clients::{SELLER_CLIENT_OPERATION, SellerClients, port_error};
 
 /// The data sets the closed loop reads: `PACKAGES` (tracking number, carrier, items of each
 /// package) and `FULFILLMENT` (whether anything is left to ship).
 pub const PACKAGES_INCLUDED_DATA: [IncludedData; 2] =
     [IncludedData::Packages, IncludedData::Fulfillment];
-
-/// searchOrders page size of the read-back: Amazon's maximum.
-pub const PACKAGES_PAGE_SIZE: u32 = 100;
 
 /// getFeeds page size of [`find_feed`](FeedsPort::find_feed): Amazon's maximum.
 pub const FIND_FEED_PAGE_SIZE: u32 = 100;
@@ -356,26 +350,19 @@ impl PackagesPort for SellerClients {
         updated_after: OffsetDateTime,
         page_token: Option<&str>,
     ) -> Result<PackagesPage, ApiError> {
-        let mut query = SearchOrdersQuery::new(
-            OrderTimeFilter::LastUpdated {
-                after: updated_after,
-                before: None,
-            },
-            [marketplace.as_str()],
-        );
-        query.max_results_per_page = Some(PACKAGES_PAGE_SIZE);
-        query.included_data = PACKAGES_INCLUDED_DATA.to_vec();
-        // Only merchant-fulfilled orders carry packages spsync sent.
-        query.fulfilled_by = vec![FulfilledBy::Merchant];
-        query.pagination_token = page_token.map(str::to_owned);
-        self.call(seller, Operation::SearchOrders, |client| async move {
-            let page = client.orders().search_orders(&query).await?;
-            Ok(PackagesPage {
-                next_token: page.next_token().map(str::to_owned),
-                orders: page.orders.iter().map(shipments_seen_from_order).collect(),
-            })
-        })
-        .await
+        let (orders, next_token, _) = self
+            .search_updated(
+                seller,
+                marketplace,
+                updated_after,
+                page_token,
+                &PACKAGES_INCLUDED_DATA,
+                // Only merchant-fulfilled orders carry packages spsync sent.
+                |query| query.fulfilled_by = vec![FulfilledBy::Merchant],
+                shipments_seen_from_order,
+            )
+            .await?;
+        Ok(PackagesPage { orders, next_token })
     }
 
     async fn get_packages(
@@ -383,17 +370,12 @@ impl PackagesPort for SellerClients {
         seller: &SellerId,
         id: &AmazonOrderId,
     ) -> Result<Option<OrderShipmentsSeen>, ApiError> {
-        self.call(seller, Operation::GetOrder, |client| async move {
-            match client
-                .orders()
-                .get_order(id.as_str(), &PACKAGES_INCLUDED_DATA)
-                .await
-            {
-                Ok(order) => Ok(Some(shipments_seen_from_order(&order))),
-                Err(SpApiError::Api { status: 404, .. }) => Ok(None),
-                Err(e) => Err(e),
-            }
-        })
+        self.get_order_as(
+            seller,
+            id,
+            &PACKAGES_INCLUDED_DATA,
+            shipments_seen_from_order,
+        )
         .await
     }
 }
