@@ -106,6 +106,10 @@ const SEARCH_REACH: time::Duration = time::Duration::minutes(30);
 /// Amazon processed the feed, before we read the report.
 const SEARCH_MARGIN: time::Duration = time::Duration::minutes(10);
 
+/// The next pass searches from this long before the previous pass began: Amazon's order data
+/// lags ~2 minutes (searchOrders' `*Before` bound), plus a minute of clock skew.
+const SEARCH_OVERLAP: time::Duration = time::Duration::minutes(3);
+
 /// While a shipment was accepted less than this long ago, passes come every
 /// [`FRESH_PASS_DELAY`].
 const FRESH_ACCEPTANCE: Duration = Duration::from_secs(15 * 60);
@@ -974,8 +978,9 @@ async fn apply_processing_report(
         feed_id: feed_id.to_owned(),
     };
     let (seller, chain) = (job.seller_id.clone(), job.job_id.clone());
+    let since = job.submitted_at.map(|at| at - time::Duration::minutes(1));
     finish(ports, job, settings, Duration::ZERO).await?;
-    start_confirm_chain(ports, &seller, chain, settings.confirm_delay).await?;
+    start_confirm_chain(ports, &seller, chain, since, settings.confirm_delay, None).await?;
     Ok(StepOutcome::Advanced("processing report applied"))
 }
 
@@ -1025,29 +1030,32 @@ async fn accept_unverified(
         feed_id: feed_id.to_owned(),
     };
     let (seller, chain) = (job.seller_id.clone(), job.job_id.clone());
+    let since = job.submitted_at.map(|at| at - time::Duration::minutes(1));
     finish(ports, job, settings, Duration::ZERO).await?;
-    start_confirm_chain(ports, &seller, chain, settings.confirm_delay).await?;
+    start_confirm_chain(ports, &seller, chain, since, settings.confirm_delay, None).await?;
     Ok(StepOutcome::Advanced(
         "feed applied unverified; the read-back decides",
     ))
 }
 
-/// Starts (or takes over) the seller's read-back chain: one runs per seller, the newest; an
-/// older chain stops at its next pass.
+/// Starts the seller's read-back chain from `since` unless one runs (it reads on from its
+/// own cursor, which never passes a live feed's submission, so it covers these shipments).
+/// `replace` names a chain to take over (the schedule replacing a stale one).
 async fn start_confirm_chain(
     ports: &FeedPorts<'_>,
     seller: &SellerId,
     chain: JobId,
+    since: Option<time::OffsetDateTime>,
     delay: Duration,
+    replace: Option<&JobId>,
 ) -> Result<(), WorkflowError> {
-    let current = ports.feed_jobs.live_feed(seller, CONFIRM_CHAIN).await?;
     match ports
         .feed_jobs
-        .claim_live_feed(seller, CONFIRM_CHAIN, &chain, current.as_ref())
+        .claim_live_feed(seller, CONFIRM_CHAIN, &chain, replace)
         .await
     {
         Ok(()) => {}
-        // Someone started a chain at the same moment: theirs covers these shipments.
+        // A chain runs (or started at the same moment): it covers these shipments.
         Err(StoreError::ConditionFailed { .. }) => return Ok(()),
         Err(e) => return Err(e.into()),
     }
@@ -1055,6 +1063,7 @@ async fn start_confirm_chain(
         seller_id: seller.clone(),
         pass: 0,
         chain: Some(chain),
+        since,
         search: None,
     });
     send_step(ports.queue, ports.clock, message, delay).await?;
@@ -1083,7 +1092,8 @@ async fn ensure_confirm_chain(
             .is_none_or(|at| now - at > CHAIN_REPLACED_AFTER)
     });
     if stale {
-        start_confirm_chain(ports, seller, JobId::generate(now, random), Duration::ZERO).await?;
+        let chain = JobId::generate(now, random);
+        start_confirm_chain(ports, seller, chain, None, Duration::ZERO, current.as_ref()).await?;
     }
     Ok(())
 }
@@ -1215,6 +1225,7 @@ pub async fn confirm_shipments(
         seller_id,
         pass,
         chain,
+        since,
         search,
     } = &message.step
     else {
@@ -1235,17 +1246,13 @@ pub async fn confirm_shipments(
         }
     }
     let mut summary = ConfirmSummary::default();
-    match confirm_step(
-        ports,
-        seller_id,
-        *pass,
+    let at = Pass {
+        number: *pass,
         chain,
-        search.as_ref(),
-        settings,
-        &mut summary,
-    )
-    .await
-    {
+        since: *since,
+        search: search.as_ref(),
+    };
+    match confirm_step(ports, seller_id, &at, settings, &mut summary).await {
         Ok(outcome) => Ok((outcome, summary)),
         Err(error) => match error.retryability() {
             Retryability::Throttled { retry_after } => {
@@ -1289,39 +1296,22 @@ fn accepted_at(s: &Shipment) -> Option<time::OffsetDateTime> {
     }
 }
 
-/// Per marketplace, where its search starts: the oldest acceptance within reach, less the
-/// data-lag margin. Shipments accepted before the reach are left to the straggler lookups.
-fn search_starts(
-    accepted: &[Shipment],
-    now: time::OffsetDateTime,
-) -> BTreeMap<String, time::OffsetDateTime> {
-    let reach = now - SEARCH_REACH;
-    let mut starts: BTreeMap<String, time::OffsetDateTime> = BTreeMap::new();
-    for s in accepted {
-        let Some(at) = accepted_at(s).filter(|at| *at >= reach) else {
-            continue;
-        };
-        starts
-            .entry(s.marketplace_id.to_string())
-            .and_modify(|t| *t = (*t).min(at))
-            .or_insert(at);
-    }
-    for t in starts.values_mut() {
-        *t -= SEARCH_MARGIN;
-    }
-    starts
+/// Where a read-back delivery is: its chain, pass, cursor and page.
+struct Pass<'a> {
+    number: u32,
+    chain: &'a Option<JobId>,
+    since: Option<time::OffsetDateTime>,
+    search: Option<&'a ConfirmSearch>,
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn confirm_step(
     ports: &FeedPorts<'_>,
     seller: &SellerId,
-    pass: u32,
-    chain: &Option<JobId>,
-    search: Option<&ConfirmSearch>,
+    at: &Pass<'_>,
     settings: &FeedSettings,
     summary: &mut ConfirmSummary,
 ) -> Result<StepOutcome, WorkflowError> {
+    let (pass, chain) = (at.number, at.chain);
     let now = ports.clock.now();
     let mut accepted = accepted_shipments(ports, seller).await?;
     if accepted.is_empty() {
@@ -1330,15 +1320,32 @@ async fn confirm_step(
             "no accepted shipment left to confirm",
         ));
     }
-    let starts = search_starts(&accepted, now);
-    let current = match search {
+    // The cursor: given by the chain, or (a chain the schedule started) the oldest acceptance
+    // of the last SEARCH_REACH less the margin.
+    let since = at.since.unwrap_or_else(|| {
+        let reach = now - SEARCH_REACH;
+        accepted
+            .iter()
+            .filter_map(accepted_at)
+            .map(|t| t.max(reach))
+            .min()
+            .unwrap_or(reach)
+            - SEARCH_MARGIN
+    });
+    let marketplaces: BTreeSet<String> = accepted
+        .iter()
+        .map(|s| s.marketplace_id.to_string())
+        .collect();
+    let current = match at.search {
         Some(s) => Some(s.clone()),
-        None => starts.iter().next().map(|(m, after)| ConfirmSearch {
+        None => marketplaces.iter().next().map(|m| ConfirmSearch {
             marketplace_id: spsync_domain::MarketplaceId::new(m.clone()),
-            updated_after: *after,
+            updated_after: since,
             page_token: None,
+            pass_started: now,
         }),
     };
+    let pass_started = current.as_ref().map_or(now, |c| c.pass_started);
 
     if let Some(current) = current {
         let page = ports
@@ -1362,16 +1369,17 @@ async fn confirm_step(
                 page_token: Some(token),
                 ..current
             }),
-            None => starts
+            None => marketplaces
                 .range::<String, _>((
                     std::ops::Bound::Excluded(current.marketplace_id.to_string()),
                     std::ops::Bound::Unbounded,
                 ))
                 .next()
-                .map(|(m, after)| ConfirmSearch {
+                .map(|m| ConfirmSearch {
                     marketplace_id: spsync_domain::MarketplaceId::new(m.clone()),
-                    updated_after: *after,
+                    updated_after: current.updated_after,
                     page_token: None,
+                    pass_started: current.pass_started,
                 }),
         };
         if next.is_some() && !accepted.is_empty() {
@@ -1379,6 +1387,7 @@ async fn confirm_step(
                 seller_id: seller.clone(),
                 pass,
                 chain: chain.clone(),
+                since: Some(since),
                 search: next,
             });
             send_step(ports.queue, ports.clock, message, Duration::ZERO).await?;
@@ -1453,10 +1462,24 @@ async fn confirm_step(
     } else {
         Duration::from_secs(CONFIRM_DELAYS[(pass as usize).min(CONFIRM_DELAYS.len() - 1)])
     };
+    // The next pass reads what changed since just before this one began (Amazon's data lags
+    // ~2 minutes), never past a live feed's submission (its orders change when Amazon
+    // processes it, possibly before we read its report).
+    let mut next_since = (pass_started - SEARCH_OVERLAP).max(since);
+    if let Some(live) = ports
+        .feed_jobs
+        .live_feed(seller, FULFILLMENT_FEED_TYPE)
+        .await?
+        && let Some(job) = ports.feed_jobs.get_feed_job(seller, &live).await?
+        && let Some(submitted) = job.submitted_at
+    {
+        next_since = next_since.min(submitted - time::Duration::minutes(1));
+    }
     let next = StepMessage::new(Step::ConfirmShipments {
         seller_id: seller.clone(),
         pass: pass + 1,
         chain: chain.clone(),
+        since: Some(next_since),
         search: None,
     });
     send_step(ports.queue, ports.clock, next, delay).await?;

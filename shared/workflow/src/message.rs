@@ -82,6 +82,14 @@ pub enum Step {
         /// next delivery).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         chain: Option<JobId>,
+        /// Where the chain's searches start (lastUpdatedAfter): each pass moves it to just
+        /// before its own start, so a pass reads only what changed since the last one.
+        #[serde(
+            default,
+            with = "time::serde::rfc3339::option",
+            skip_serializing_if = "Option::is_none"
+        )]
+        since: Option<OffsetDateTime>,
         /// The search this delivery continues (a pass reads one page per delivery).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         search: Option<ConfirmSearch>,
@@ -125,6 +133,9 @@ pub struct ConfirmSearch {
     /// The next page, if this is not the first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_token: Option<String>,
+    /// When the pass began (the next pass searches from just before it).
+    #[serde(with = "time::serde::rfc3339")]
+    pub pass_started: OffsetDateTime,
 }
 
 /// The step queues of template.yaml.
