@@ -179,6 +179,8 @@ struct Figures {
     p50: i64,
     p95: i64,
     max: i64,
+    accepted_p50: i64,
+    accepted_p95: i64,
     calls: BTreeMap<String, u64>,
     calls_per_shipment: f64,
     feeds: usize,
@@ -311,6 +313,18 @@ async fn run(a: &Args, settings: FeedSettings) -> Figures {
         .into_iter()
         .filter(|s| s.recorded_at >= measured_from)
         .collect();
+    let mut accepted_after: Vec<i64> = shipments
+        .iter()
+        .filter_map(|s| {
+            let at = s
+                .history
+                .iter()
+                .find(|a| a.outcome.starts_with("accepted"))?
+                .at;
+            Some((at - s.recorded_at).whole_seconds())
+        })
+        .collect();
+    accepted_after.sort_unstable();
     let mut latencies: Vec<i64> = shipments
         .iter()
         .filter(|s| matches!(s.state, ShipmentState::Confirmed { .. }))
@@ -338,6 +352,8 @@ async fn run(a: &Args, settings: FeedSettings) -> Figures {
         p50: percentile(&latencies, 50.0),
         p95: percentile(&latencies, 95.0),
         max: latencies.last().copied().unwrap_or(0),
+        accepted_p50: percentile(&accepted_after, 50.0),
+        accepted_p95: percentile(&accepted_after, 95.0),
         calls,
         calls_per_shipment: total as f64 / shipments.len().max(1) as f64,
         feeds: feeds.len(),
@@ -369,6 +385,11 @@ fn print(name: &str, a: &Args, f: &Figures) {
         timing.feed_queue_seconds + timing.feed_processing_seconds,
         timing.feed_queue_seconds + timing.feed_processing_seconds,
         180 + timing.feed_queue_seconds + timing.feed_processing_seconds,
+    );
+    println!(
+        "  recording -> accepted in Amazon's processing report: p50 {} s, p95 {} s \
+         (the read-back then waits for Amazon's ~2-minute order data lag)",
+        f.accepted_p50, f.accepted_p95
     );
     println!(
         "  SP-API calls per shipment {:.3} (goal <= 0.05); feeds {}, {:.1} lines per feed; 429s {}",

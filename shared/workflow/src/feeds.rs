@@ -104,7 +104,7 @@ const SEARCH_REACH: time::Duration = time::Duration::minutes(30);
 
 /// A search starts this long before the oldest acceptance it covers: the order changed when
 /// Amazon processed the feed, before we read the report.
-const SEARCH_MARGIN: time::Duration = time::Duration::minutes(10);
+const SEARCH_MARGIN: time::Duration = time::Duration::minutes(5);
 
 /// The next pass searches from this long before the previous pass began: Amazon's order data
 /// lags ~2 minutes (searchOrders' `*Before` bound), plus a minute of clock skew.
@@ -977,10 +977,9 @@ async fn apply_processing_report(
     job.state = FeedJobState::Applied {
         feed_id: feed_id.to_owned(),
     };
-    let (seller, chain) = (job.seller_id.clone(), job.job_id.clone());
-    let since = job.submitted_at.map(|at| at - time::Duration::minutes(1));
+    let (seller, chain, submitted) = (job.seller_id.clone(), job.job_id.clone(), job.submitted_at);
     finish(ports, job, settings, Duration::ZERO).await?;
-    start_confirm_chain(ports, &seller, chain, since, settings.confirm_delay, None).await?;
+    take_over_confirm_chain(ports, &seller, chain, submitted, settings).await?;
     Ok(StepOutcome::Advanced("processing report applied"))
 }
 
@@ -1029,18 +1028,16 @@ async fn accept_unverified(
     job.state = FeedJobState::Applied {
         feed_id: feed_id.to_owned(),
     };
-    let (seller, chain) = (job.seller_id.clone(), job.job_id.clone());
-    let since = job.submitted_at.map(|at| at - time::Duration::minutes(1));
+    let (seller, chain, submitted) = (job.seller_id.clone(), job.job_id.clone(), job.submitted_at);
     finish(ports, job, settings, Duration::ZERO).await?;
-    start_confirm_chain(ports, &seller, chain, since, settings.confirm_delay, None).await?;
+    take_over_confirm_chain(ports, &seller, chain, submitted, settings).await?;
     Ok(StepOutcome::Advanced(
         "feed applied unverified; the read-back decides",
     ))
 }
 
-/// Starts the seller's read-back chain from `since` unless one runs (it reads on from its
-/// own cursor, which never passes a live feed's submission, so it covers these shipments).
-/// `replace` names a chain to take over (the schedule replacing a stale one).
+/// Starts the seller's read-back chain from `since`, in place of the chain `replace` names
+/// (`None`: only if none runs). A chain that lost the race leaves the slot to the winner.
 async fn start_confirm_chain(
     ports: &FeedPorts<'_>,
     seller: &SellerId,
@@ -1068,6 +1065,42 @@ async fn start_confirm_chain(
     });
     send_step(ports.queue, ports.clock, message, delay).await?;
     Ok(())
+}
+
+/// After a feed is applied: a new read-back chain replaces the running one (whose next pass
+/// may be far off), starting early enough for every shipment still waiting: the oldest
+/// acceptance of the last [`SEARCH_REACH`] less [`SEARCH_MARGIN`], and the feed's
+/// submission.
+async fn take_over_confirm_chain(
+    ports: &FeedPorts<'_>,
+    seller: &SellerId,
+    chain: JobId,
+    submitted: Option<time::OffsetDateTime>,
+    settings: &FeedSettings,
+) -> Result<(), WorkflowError> {
+    let now = ports.clock.now();
+    let reach = now - SEARCH_REACH;
+    let accepted = accepted_shipments(ports, seller).await?;
+    let oldest = accepted
+        .iter()
+        .filter_map(accepted_at)
+        .filter(|at| *at >= reach)
+        .min()
+        .map(|at| at - SEARCH_MARGIN);
+    let since = oldest
+        .into_iter()
+        .chain(submitted.map(|at| at - time::Duration::minutes(1)))
+        .min();
+    let current = ports.feed_jobs.live_feed(seller, CONFIRM_CHAIN).await?;
+    start_confirm_chain(
+        ports,
+        seller,
+        chain,
+        since,
+        settings.confirm_delay,
+        current.as_ref(),
+    )
+    .await
 }
 
 /// The schedule's safety net for the read-back: a seller with accepted shipments and no
