@@ -414,4 +414,14 @@ async fn main() {
     )
     .await;
     print("cost-first: FeedMaxWaitSeconds=360", &a, &cost_first);
+    let cheapest = run(
+        &a,
+        FeedSettings {
+            max_wait: Duration::from_secs(900),
+            min_batch: 5_000,
+            ..FeedSettings::default()
+        },
+    )
+    .await;
+    print("cheapest: FeedMaxWaitSeconds=900", &a, &cheapest);
 }

@@ -979,7 +979,7 @@ async fn apply_processing_report(
     };
     let (seller, chain, submitted) = (job.seller_id.clone(), job.job_id.clone(), job.submitted_at);
     finish(ports, job, settings, Duration::ZERO).await?;
-    take_over_confirm_chain(ports, &seller, chain, submitted, settings).await?;
+    confirm_after_feed(ports, &seller, chain, submitted, settings).await?;
     Ok(StepOutcome::Advanced("processing report applied"))
 }
 
@@ -1030,7 +1030,7 @@ async fn accept_unverified(
     };
     let (seller, chain, submitted) = (job.seller_id.clone(), job.job_id.clone(), job.submitted_at);
     finish(ports, job, settings, Duration::ZERO).await?;
-    take_over_confirm_chain(ports, &seller, chain, submitted, settings).await?;
+    confirm_after_feed(ports, &seller, chain, submitted, settings).await?;
     Ok(StepOutcome::Advanced(
         "feed applied unverified; the read-back decides",
     ))
@@ -1067,11 +1067,13 @@ async fn start_confirm_chain(
     Ok(())
 }
 
-/// After a feed is applied: a new read-back chain replaces the running one (whose next pass
-/// may be far off), starting early enough for every shipment still waiting: the oldest
-/// acceptance of the last [`SEARCH_REACH`] less [`SEARCH_MARGIN`], and the feed's
-/// submission.
-async fn take_over_confirm_chain(
+/// After a feed is applied: a read-back chain starts unless one runs (a running chain reads on
+/// from its cursor, which never passes a live feed's submission, and passes every
+/// [`FRESH_PASS_DELAY`] while shipments are being accepted: replacing it on every feed was
+/// measured to starve the chains of searchOrders calls, the usage plan allowing one every ~3
+/// minutes). A new chain starts early enough for every shipment still waiting: the oldest
+/// acceptance of the last [`SEARCH_REACH`] less [`SEARCH_MARGIN`], and the feed's submission.
+async fn confirm_after_feed(
     ports: &FeedPorts<'_>,
     seller: &SellerId,
     chain: JobId,
@@ -1091,16 +1093,7 @@ async fn take_over_confirm_chain(
         .into_iter()
         .chain(submitted.map(|at| at - time::Duration::minutes(1)))
         .min();
-    let current = ports.feed_jobs.live_feed(seller, CONFIRM_CHAIN).await?;
-    start_confirm_chain(
-        ports,
-        seller,
-        chain,
-        since,
-        settings.confirm_delay,
-        current.as_ref(),
-    )
-    .await
+    start_confirm_chain(ports, seller, chain, since, settings.confirm_delay, None).await
 }
 
 /// The schedule's safety net for the read-back: a seller with accepted shipments and no
