@@ -1,15 +1,22 @@
 //! Stack mode end to end: moto (the stack built from template.yaml), the simulator with the
-//! two-sellers scenario, and the four real handlers driven by the local runner on simulated
-//! time. Midway the sellers "ship" one order and cancel another in Seller Central (the
-//! simulator's world), so the next report must move them to ORDER_FULFILLED and
-//! ORDER_CANCELED. A second run over the same window, on the same orders table (the job rows
-//! forgotten), must import the same reports and write no order the first run had finished.
+//! two-sellers scenario, and the real handlers driven by the local runner on simulated time.
+//! Midway the sellers "ship" one order and cancel another in Seller Central (the simulator's
+//! world), so the next report must move them to ORDER_FULFILLED and ORDER_CANCELED.
+//! Meanwhile the runner's shipping desk records packages for part of the orders through the
+//! shipments HTTP API: they must go out in fulfilment feeds, be confirmed on the orders at
+//! Amazon, and fulfil the orders whose every unit was confirmed.
+//! A second run over the same window, on the same orders table (the job and shipment rows
+//! forgotten, no desk), must import the same reports and write no order the first run had
+//! finished.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
-use spsync_domain::{AmazonOrderId, Order, OrderStatus, SellerId};
+use spsync_domain::{
+    AmazonOrderId, Order, OrderStatus, SellerId, Shipment, ShipmentState, all_items_confirmed,
+};
+use spsync_local_runner::desk::{self, DeskOptions};
 use spsync_local_runner::stack::{LocalStack, StackOptions, default_template_path, load_scenario};
 use spsync_local_runner::{RunnerError, Summary};
 use spsync_sim::world::{self, PackageSpec};
@@ -33,7 +40,8 @@ fn options(moto: &MotoServer) -> StackOptions {
 
 /// Orders the seller ships and cancels midway: the first two merchant-fulfilled orders
 /// (by id), placed before the run started (so the first report imported them), that are
-/// UNSHIPPED at Amazon at that moment. The world is seeded, so both runs pick the same ones.
+/// UNSHIPPED at Amazon at that moment and that the shipping desk leaves alone. The world is
+/// seeded and the desk picks by order id, so both runs pick the same ones.
 fn pick(stack: &LocalStack, seller: &str, start: OffsetDateTime) -> (String, String) {
     let (state, _) = stack.sim().sim().lock_at_now();
     let mut unshipped: Vec<Value> = state
@@ -46,6 +54,9 @@ fn pick(stack: &LocalStack, seller: &str, start: OffsetDateTime) -> (String, Str
             world::order_status(o) == "UNSHIPPED"
                 && world::fulfilled_by(o) == "MERCHANT"
                 && world::order_time(o, "createdTime").is_some_and(|t| t < start)
+                && o["orderId"]
+                    .as_str()
+                    .is_some_and(|id| !desk::picks(id, DeskOptions::default().share))
         })
         .cloned()
         .collect();
@@ -112,7 +123,7 @@ struct Run {
 }
 
 #[tokio::test]
-async fn stack_run_imports_and_enriches_both_sellers() {
+async fn stack_run_imports_enriches_and_ships_both_sellers() {
     let moto = MotoServer::start().await;
 
     // ---- first run
@@ -202,6 +213,72 @@ async fn stack_run_imports_and_enriches_both_sellers() {
     assert_eq!(summary.documents.objects, imported);
     assert!(summary.spapi.calls > 0 && summary.whole_run.orders_read > 0);
 
+    // Tracking out: the desk's packages went out in feeds and were confirmed at Amazon.
+    let tracking = &summary.tracking;
+    let desk = tracking.desk.as_ref().expect("the desk is on by default");
+    assert!(desk.recorded > 0, "{}", summary.render());
+    assert_eq!(
+        tracking.shipments, desk.recorded,
+        "one shipment per recorded package"
+    );
+    assert!(
+        desk.without_tracking > 0 && desk.refused > 0,
+        "{}",
+        summary.render()
+    );
+    assert!(
+        desk.refusals
+            .iter()
+            .all(|r| r.contains(": tracking_number: ")),
+        "{:?}",
+        desk.refusals
+    );
+    assert_eq!(tracking.without_tracking, desk.without_tracking);
+    assert!(tracking.by_state["Confirmed"] > 0, "{}", summary.render());
+    let confirm = tracking
+        .confirm_seconds
+        .expect("confirmed shipments are timed");
+    assert!(confirm.p50 > 0 && confirm.p95 >= confirm.p50, "{confirm:?}");
+    assert!(
+        tracking.feeds_by_state.get("Applied").copied().unwrap_or(0) > 0
+            && tracking.feeds_by_state.len() == 1,
+        "every feed applied: {:?}",
+        tracking.feeds_by_state
+    );
+    assert!(tracking.feed_calls > 0 && tracking.sent > 0);
+    let shipments = stack
+        .tracking_state(&state.sellers)
+        .await
+        .unwrap()
+        .shipments;
+    let mut by_order: BTreeMap<(String, String), Vec<Shipment>> = BTreeMap::new();
+    for s in shipments {
+        if matches!(s.state, ShipmentState::Confirmed { .. }) {
+            assert!(
+                s.confirm_seconds.is_some_and(|c| c > 0),
+                "{}",
+                s.reference()
+            );
+        }
+        by_order
+            .entry((s.seller_id.to_string(), s.amazon_order_id.to_string()))
+            .or_default()
+            .push(s);
+    }
+    let mut fulfilled_by_tracking = 0;
+    for ((seller, id), shipments) in &by_order {
+        let order = orders
+            .get_order(&SellerId::new(seller), &AmazonOrderId::new(id))
+            .await
+            .unwrap()
+            .unwrap();
+        if all_items_confirmed(&order, shipments) {
+            assert_eq!(order.status, OrderStatus::Fulfilled, "{id}");
+            fulfilled_by_tracking += 1;
+        }
+    }
+    assert!(fulfilled_by_tracking > 0);
+
     let before: BTreeMap<(String, String), Order> = state
         .orders
         .iter()
@@ -214,12 +291,17 @@ async fn stack_run_imports_and_enriches_both_sellers() {
         .collect();
     // Job ids are derived from the simulated instant a job starts, so the same window again
     // would meet the first run's jobs: start from the orders alone, as after the job rows
-    // expired (the scenario's sellers are registered again at start).
-    forget_jobs(&stack).await;
+    // expired (the scenario's sellers are registered again at start). The simulator starts
+    // over without the first run's feeds, so the shipments go too: queued ones would be
+    // sent to a world that never saw their orders shipped.
+    forget(&stack, "JobsTable").await;
+    forget(&stack, "ShipmentsTable").await;
     stack.shutdown().await;
 
-    // ---- the same window again, on the same orders: nothing changes
-    let mut again = LocalStack::start(options(&moto)).await.unwrap();
+    // ---- the same window again, on the same orders, nobody shipping: nothing changes
+    let mut options = options(&moto);
+    options.shipping = None;
+    let mut again = LocalStack::start(options).await.unwrap();
     let Run {
         end: summary2,
         acted: acted2,
@@ -230,6 +312,7 @@ async fn stack_run_imports_and_enriches_both_sellers() {
 
     assert_eq!(acted2, acted);
     assert_eq!(summary2.dead_letter_total(), 0, "{}", summary2.render());
+    assert_eq!(summary2.tracking.shipments, 0);
     // The second run imported the same reports again...
     assert_eq!(
         summary2.imports.jobs_by_state,
@@ -273,9 +356,9 @@ async fn stack_run_imports_and_enriches_both_sellers() {
     assert!(finished * 2 > before.len(), "the check covers most orders");
 }
 
-/// Deletes every item of the jobs table (jobs, slots, cursors, sellers).
-async fn forget_jobs(stack: &LocalStack) {
-    let table = stack.stack().table("JobsTable").unwrap().name.clone();
+/// Deletes every item of a table (the jobs table: jobs, slots, cursors, sellers, feed jobs).
+async fn forget(stack: &LocalStack, logical_id: &str) {
+    let table = stack.stack().table(logical_id).unwrap().name.clone();
     let ddb = &stack.clients().dynamodb;
     let mut start = None;
     loop {

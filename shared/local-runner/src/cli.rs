@@ -60,6 +60,30 @@ pub struct LocalRunArgs {
     /// and token cache) lives before it is rebuilt.
     #[arg(long, default_value_t = 900)]
     pub container_lifetime_seconds: u64,
+    /// No shipping desk: nobody records shipments during the run.
+    #[arg(long)]
+    pub no_shipping: bool,
+    /// Share of the released merchant-fulfilled orders the shipping desk ships (0 to 1).
+    #[arg(
+        long,
+        default_value_t = crate::desk::DEFAULT_SHARE,
+        value_parser = share,
+        conflicts_with = "no_shipping"
+    )]
+    pub ship_share: f64,
+    /// With `--keep-running`: serve the shipments HTTP API (the real function) on this
+    /// 127.0.0.1 port.
+    #[arg(long, default_value_t = 8790, requires = "keep_running")]
+    pub api_port: u16,
+}
+
+fn share(s: &str) -> Result<f64, String> {
+    let share: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if (0.0..=1.0).contains(&share) {
+        Ok(share)
+    } else {
+        Err("the share is from 0 to 1".into())
+    }
 }
 
 fn positive_hours(s: &str) -> Result<f64, String> {
@@ -383,6 +407,9 @@ mod tests {
         assert_eq!(args.hours, 8.0);
         assert_eq!(args.tick_seconds, 30);
         assert!(args.scenario.is_none() && args.moto_endpoint.is_none() && !args.keep_running);
+        assert!(!args.no_shipping);
+        assert_eq!(args.ship_share, 0.6);
+        assert_eq!(args.api_port, 8790);
 
         let args = LocalRunArgs::try_parse_from([
             "local-run",
@@ -401,6 +428,22 @@ mod tests {
         assert_eq!(args.hours, 0.5);
         assert_eq!(args.report_charset, "Cp1252");
         assert_eq!(args.moto_endpoint.as_deref(), Some("http://127.0.0.1:4566"));
+
+        let args = LocalRunArgs::try_parse_from([
+            "local-run",
+            "--ship-share",
+            "0.25",
+            "--keep-running",
+            "--api-port",
+            "9000",
+        ])
+        .unwrap();
+        assert_eq!((args.ship_share, args.api_port), (0.25, 9000));
+        assert!(
+            LocalRunArgs::try_parse_from(["local-run", "--no-shipping"])
+                .unwrap()
+                .no_shipping
+        );
     }
 
     #[test]
@@ -411,6 +454,10 @@ mod tests {
             vec!["local-run", "--hours", "NaN"],
             vec!["local-run", "--tick-seconds", "0"],
             vec!["local-run", "--report-charset", "Cp1252"],
+            vec!["local-run", "--ship-share", "1.5"],
+            vec!["local-run", "--ship-share", "-0.1"],
+            vec!["local-run", "--no-shipping", "--ship-share", "0.5"],
+            vec!["local-run", "--api-port", "8790"],
         ] {
             assert!(LocalRunArgs::try_parse_from(&argv).is_err(), "{argv:?}");
         }

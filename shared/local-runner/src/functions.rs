@@ -1,8 +1,9 @@
-//! The four functions as the runner hosts them: each built from its resolved environment
+//! The stack's functions as the runner hosts them: each built from its resolved environment
 //! (`Config::from_map`, exactly as `Config::from_env` reads it in Lambda) with real AWS
 //! adapters on moto, SP-API clients pointed at the simulator by that same environment, the
 //! simulator's clock, and a [`VirtualDelayQueue`](crate::VirtualDelayQueue) around the
-//! function's SQS step queue.
+//! function's SQS step queue. `shipments-api`, the HTTP API, answers
+//! [`LocalFunction::on_http`].
 //!
 //! A built function is a warm container: its SP-API clients (limiter, token cache) live as
 //! long as it does. The runner rebuilds it after a container lifetime of simulated time (see
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde_json::Value;
 use spsync_aws::{
@@ -52,6 +54,14 @@ pub trait LocalFunction: Send + Sync {
     async fn on_sqs(&self, event: SqsEvent) -> Result<SqsBatchResponse, String>;
     /// A schedule invocation with the rule's input.
     async fn on_schedule(&self, input: Value) -> Result<Value, String>;
+    /// An HttpApi invocation (payload format 2.0); `Err` is a failed invocation, which API
+    /// Gateway answers with its own 500.
+    async fn on_http(
+        &self,
+        _request: ApiGatewayV2httpRequest,
+    ) -> Result<ApiGatewayV2httpResponse, String> {
+        Err("no HttpApi event".to_owned())
+    }
 }
 
 /// Builds the function whose crate is `binary` from its resolved environment, wired as its
@@ -230,6 +240,7 @@ pub fn build(
             .with_metrics(metrics(&config.metrics));
             Arc::new(SendTracking(deps))
         }
+        "shipments-api" => Arc::new(ShipmentsApi(shipments_api_deps(env, ports)?)),
         other => {
             return Err(RunnerError::Function {
                 function: other.to_owned(),
@@ -238,6 +249,32 @@ pub fn build(
         }
     };
     Ok(function)
+}
+
+/// `shipments-api`'s dependencies as its `main.rs` wires them (DynamoDB orders and shipments
+/// from its environment), with the runner's clock and metrics kept in memory. Also what the
+/// local API server of `local-run --keep-running` serves.
+pub fn shipments_api_deps(
+    env: &BTreeMap<String, String>,
+    ports: &LocalPorts,
+) -> Result<shipments_api::Deps, RunnerError> {
+    let config = shipments_api::Config::from_map(env).map_err(|e| RunnerError::Function {
+        function: "shipments-api".to_owned(),
+        reason: e.to_string(),
+    })?;
+    let aws = &ports.clients;
+    let orders = DynamoOrderStore::new(aws.dynamodb.clone(), &config.orders_table_name);
+    let shipments = DynamoShipmentStore::new(aws.dynamodb.clone(), &config.shipments_table_name);
+    Ok(shipments_api::Deps::new(
+        &config,
+        ports.clock.clone(),
+        Arc::new(orders),
+        Arc::new(shipments),
+    )
+    .with_metrics(Metrics::in_memory(
+        &config.metrics.namespace,
+        &config.metrics.service,
+    )))
 }
 
 /// The SP-API adapter as `main.rs` builds it, with two local adjustments: the usage-plan
@@ -272,8 +309,8 @@ struct StartReport(start_report::Deps);
 struct PollReport(poll_report::Deps);
 struct ImportReport(import_report::Deps);
 struct EnrichOrders(enrich_orders::Deps);
-/// send-tracking, with the metrics of its last invocation kept for the summary.
 struct SendTracking(send_tracking::Deps);
+struct ShipmentsApi(shipments_api::Deps);
 
 fn not_scheduled(function: &str) -> String {
     format!("{function} has no schedule event")
@@ -372,6 +409,24 @@ impl LocalFunction for SendTracking {
         self.0.metrics.take_lines();
         let response = out.map_err(batch_error)?;
         serde_json::to_value(response).map_err(|e| e.to_string())
+    }
+}
+
+#[async_trait(?Send)]
+impl LocalFunction for ShipmentsApi {
+    async fn on_sqs(&self, _: SqsEvent) -> Result<SqsBatchResponse, String> {
+        Err(not_sqs("shipments-api"))
+    }
+    async fn on_schedule(&self, _: Value) -> Result<Value, String> {
+        Err(not_scheduled("shipments-api"))
+    }
+    async fn on_http(
+        &self,
+        request: ApiGatewayV2httpRequest,
+    ) -> Result<ApiGatewayV2httpResponse, String> {
+        let response = shipments_api::handle(&self.0, request).await;
+        self.0.metrics.take_lines();
+        Ok(response)
     }
 }
 

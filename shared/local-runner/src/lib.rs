@@ -14,10 +14,15 @@
 //! back through [`event_source::RetryLedger`], both on simulated time. The crate README lists
 //! every difference.
 //!
+//! The shipments HTTP API function is invoked as API Gateway would invoke it
+//! ([`LocalStack::invoke_http`]): by the shipping desk ([`desk`]), which records part of the
+//! imported orders' packages during a run, and, after a `--keep-running` run, by HTTP
+//! requests on a local port ([`api_server`]).
+//!
 //! Main types: [`LocalStack`] and [`StackOptions`], [`cli`] (argument models of `local-run`
 //! and `spsync`), [`schedule`] (`rate(...)` expressions), [`SimTimeClock`], [`Outbox`] /
-//! [`VirtualDelayQueue`], [`event_source`], [`Summary`], [`transcript`], [`operator`] (the
-//! `spsync` commands).
+//! [`VirtualDelayQueue`], [`event_source`], [`desk`], [`Summary`], [`transcript`],
+//! [`operator`] (the `spsync` commands).
 //!
 //! Must not: be depended on by the functions (they stay deployable without it), or reach any
 //! network but loopback.
@@ -26,6 +31,7 @@
 pub mod api_server;
 pub mod cli;
 pub mod delay_queue;
+pub mod desk;
 pub mod error;
 pub mod event_source;
 pub mod functions;

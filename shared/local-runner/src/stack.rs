@@ -8,31 +8,42 @@
 //! receives nothing. A tick where nothing was sent, released or fired receives nothing: no
 //! one else writes to the stack's queues.
 //!
+//! While the schedules fire, the shipping desk ([`crate::desk`], on unless
+//! [`StackOptions::shipping`] is `None`) visits every 10 simulated minutes before the
+//! schedules of its tick and records shipments through the stack's HTTP API function
+//! ([`LocalStack::invoke_http`], as API Gateway would invoke it).
+//!
 //! After the requested hours the runner keeps ticking without schedules until the outbox
 //! and the failed messages are empty (at most [`StackOptions::max_settle`]), so a run ends
 //! with finished jobs rather than half-polled ones.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::http::{HeaderValue, Method, header::CONTENT_TYPE};
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
+use base64::Engine as _;
 use serde_json::{Value, json};
 use spsync_aws::{
-    AwsClients, DynamoJobStore, DynamoOrderStore, ProvisionClients, Stack, Template,
-    provision_stack,
+    AwsClients, DynamoFeedJobStore, DynamoJobStore, DynamoOrderStore, DynamoShipmentStore,
+    ProvisionClients, Stack, Template, provision_stack,
 };
-use spsync_domain::{MarketplaceId, ORDERS_REPORT_TYPE, SellerId};
+use spsync_domain::{MarketplaceId, ORDERS_REPORT_TYPE, Order, OrderStatus, SellerId};
 use spsync_sim::scenario::Scenario;
 use spsync_sim::state::VerbatimDocument;
 use spsync_sim::{SimOptions, SimServer};
 use spsync_testkit::moto::MotoServer;
-use spsync_workflow::{Clock, SellerAccount, SellerDirectory};
+use spsync_workflow::{Clock, OrderStore, SellerAccount, SellerDirectory, ShipmentStore};
 use time::OffsetDateTime;
 
+use crate::api_server::ApiHandler;
 use crate::delay_queue::Outbox;
+use crate::desk::{Desk, DeskOptions, RecordBody};
 use crate::error::{RunnerError, aws_error};
 use crate::event_source::{RetryLedger, SqsSource, delete, failed_ids, lambda_event, receive};
 use crate::functions::{FunctionHost, LocalPorts};
@@ -41,7 +52,7 @@ use crate::schedule::{RateSchedule, ScheduleTimer};
 use crate::sim_clock::SimTimeClock;
 use crate::summary::{
     DocumentCounts, Efficiency, ImportTotals, Leftovers, OrderCounts, SellerOrders, SpApiTraffic,
-    StackState, Summary, rfc3339,
+    StackState, Summary, TrackingState, TrackingSummary, rfc3339,
 };
 use crate::transcript::{Invocation, Outcome, Transcript, Trigger, describe_steps};
 
@@ -54,6 +65,7 @@ pub const LOCAL_REGION: &str = "us-east-1";
 /// Logical ids the runner reads directly (seller registry, summary, CLI environment).
 const JOBS_TABLE: &str = "JobsTable";
 const ORDERS_TABLE: &str = "OrdersTable";
+const SHIPMENTS_TABLE: &str = "ShipmentsTable";
 
 /// The workspace's `template.yaml`.
 pub fn default_template_path() -> PathBuf {
@@ -89,6 +101,8 @@ pub struct StackOptions {
     pub report_document: Option<VerbatimDocument>,
     /// Where the transcript goes (`None`: counted only).
     pub transcript: Option<Box<dyn Write + Send>>,
+    /// The shipping desk (`None`: nobody records shipments).
+    pub shipping: Option<DeskOptions>,
 }
 
 impl std::fmt::Debug for StackOptions {
@@ -97,12 +111,14 @@ impl std::fmt::Debug for StackOptions {
             .field("stack_name", &self.stack_name)
             .field("hours", &self.hours)
             .field("tick", &self.tick)
+            .field("shipping", &self.shipping)
             .finish_non_exhaustive()
     }
 }
 
 impl StackOptions {
-    /// Defaults for a scenario and a template: 8 hours, 30 s ticks, settle ≤ 1 hour.
+    /// Defaults for a scenario and a template: 8 hours, 30 s ticks, settle ≤ 1 hour, the
+    /// shipping desk on with its default share.
     pub fn new(scenario: Scenario, template_yaml: String) -> Self {
         Self {
             scenario,
@@ -116,6 +132,7 @@ impl StackOptions {
             container_lifetime: Duration::from_secs(900),
             report_document: None,
             transcript: None,
+            shipping: Some(DeskOptions::default()),
         }
     }
 }
@@ -172,6 +189,191 @@ struct ScheduleSource {
     timer: ScheduleTimer,
 }
 
+/// A route of a SAM `HttpApi` event and the function it invokes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRoute {
+    /// Binary of the function.
+    pub function: String,
+    /// Method (`None` or `ANY`: every method).
+    pub method: Option<String>,
+    /// Path with `{parameters}` (a last `{name+}` takes the rest); `None`: the `$default`
+    /// route.
+    pub path: Option<String>,
+}
+
+impl HttpRoute {
+    /// API Gateway's route key: `POST /sellers/{sellerId}/shipments`, `ANY /x`, `$default`.
+    pub fn key(&self) -> String {
+        match (&self.method, &self.path) {
+            (_, None) => "$default".to_owned(),
+            (Some(m), Some(p)) => format!("{} {p}", m.to_ascii_uppercase()),
+            (None, Some(p)) => format!("ANY {p}"),
+        }
+    }
+
+    fn any_method(&self) -> bool {
+        self.method
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case("ANY"))
+    }
+}
+
+/// The route API Gateway would pick for a request, with its path parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteMatch<'a> {
+    /// The route.
+    pub route: &'a HttpRoute,
+    /// `{name}` → the path's segment.
+    pub parameters: HashMap<String, String>,
+}
+
+/// The most specific route for `method` and `path`, as API Gateway HTTP APIs choose: a route
+/// with more literal segments first, then one naming the method over `ANY`, a greedy
+/// `{name+}` last, and the `$default` route only when nothing else matches.
+pub fn match_route<'a>(
+    routes: &'a [HttpRoute],
+    method: &str,
+    path: &str,
+) -> Option<RouteMatch<'a>> {
+    let segments: Vec<&str> = path
+        .trim_start_matches('/')
+        .trim_end_matches('/')
+        .split('/')
+        .collect();
+    let mut best: Option<((usize, bool, bool), RouteMatch<'a>)> = None;
+    for route in routes {
+        if !route.any_method()
+            && !route
+                .method
+                .as_deref()
+                .is_some_and(|m| m.eq_ignore_ascii_case(method))
+        {
+            continue;
+        }
+        let Some(template) = &route.path else {
+            continue;
+        };
+        let parts: Vec<&str> = template
+            .trim_start_matches('/')
+            .trim_end_matches('/')
+            .split('/')
+            .collect();
+        let mut parameters = HashMap::new();
+        let mut literals = 0;
+        let mut greedy = false;
+        let mut matched = true;
+        for (i, part) in parts.iter().enumerate() {
+            if let Some(name) = part.strip_prefix('{').and_then(|p| p.strip_suffix("+}")) {
+                if i >= segments.len() || i + 1 != parts.len() {
+                    matched = false;
+                } else {
+                    parameters.insert(name.to_owned(), segments[i..].join("/"));
+                    greedy = true;
+                }
+                break;
+            }
+            let Some(segment) = segments.get(i) else {
+                matched = false;
+                break;
+            };
+            match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) if !segment.is_empty() => {
+                    parameters.insert(name.to_owned(), (*segment).to_owned());
+                }
+                Some(_) => matched = false,
+                None if part == segment => literals += 1,
+                None => matched = false,
+            }
+            if !matched {
+                break;
+            }
+        }
+        if !matched || (!greedy && parts.len() != segments.len()) {
+            continue;
+        }
+        let rank = (literals, !greedy, !route.any_method());
+        if best.as_ref().is_none_or(|(r, _)| rank > *r) {
+            best = Some((rank, RouteMatch { route, parameters }));
+        }
+    }
+    best.map(|(_, m)| m).or_else(|| {
+        routes
+            .iter()
+            .find(|r| r.path.is_none())
+            .map(|route| RouteMatch {
+                route,
+                parameters: HashMap::new(),
+            })
+    })
+}
+
+/// A request as API Gateway hands it to a function (payload format 2.0, `$default` stage):
+/// method, path and query, a JSON body. [`LocalStack::invoke_http`] adds the route.
+pub fn http_request(
+    method: Method,
+    path_and_query: &str,
+    body: Option<String>,
+) -> ApiGatewayV2httpRequest {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let mut request = ApiGatewayV2httpRequest::default();
+    request.version = Some("2.0".into());
+    request.raw_path = Some(path.to_owned());
+    request.raw_query_string = Some(query.to_owned());
+    let mut parameters: HashMap<String, Vec<String>> = HashMap::new();
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        parameters
+            .entry(key.into_owned())
+            .or_default()
+            .push(value.into_owned());
+    }
+    request.query_string_parameters = parameters.into();
+    if body.is_some() {
+        request
+            .headers
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    request.body = body;
+    let context = &mut request.request_context;
+    context.stage = Some("$default".into());
+    context.apiid = Some("local".into());
+    context.http.method = method;
+    context.http.path = Some(path.to_owned());
+    context.http.protocol = Some("HTTP/1.1".into());
+    context.http.source_ip = Some("127.0.0.1".into());
+    context.http.user_agent = Some("spsync-local-runner".into());
+    request
+}
+
+/// An answer of API Gateway itself (`{"message": ...}`).
+fn gateway_response(status: i64, message: &str) -> ApiGatewayV2httpResponse {
+    let mut response = ApiGatewayV2httpResponse::default();
+    response.status_code = status;
+    response
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.body = Some(Body::Text(json!({ "message": message }).to_string()));
+    response
+}
+
+/// The status and body text of a function's answer.
+pub fn response_text(response: &ApiGatewayV2httpResponse) -> (u16, String) {
+    let status = u16::try_from(response.status_code).unwrap_or(500);
+    let text = match &response.body {
+        Some(Body::Text(t)) if response.is_base64_encoded => {
+            base64::engine::general_purpose::STANDARD
+                .decode(t)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default()
+        }
+        Some(Body::Text(t)) => t.clone(),
+        Some(Body::Binary(b)) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    };
+    (status, text)
+}
+
 /// SP-API calls and imported orders at one instant (for the second-half ratio).
 #[derive(Debug, Clone)]
 struct Snapshot {
@@ -207,6 +409,9 @@ pub struct LocalStack {
     max_settle: Duration,
     max_invocations_per_tick: u32,
     container_lifetime: Duration,
+    http_routes: Vec<HttpRoute>,
+    http_requests: u64,
+    desk: Option<Desk>,
 }
 
 impl std::fmt::Debug for LocalStack {
@@ -235,6 +440,7 @@ impl LocalStack {
             container_lifetime,
             report_document,
             transcript,
+            shipping,
         } = options;
         let wall_start = Instant::now();
         let span = Duration::from_secs_f64(hours.clamp(0.0, 24.0 * 365.0) * 3600.0);
@@ -341,7 +547,20 @@ impl LocalStack {
             }
         }
 
+        let mut http_routes = Vec::new();
+        for spec in template
+            .functions()
+            .map_err(|e| RunnerError::Stack(e.into()))?
+        {
+            http_routes.extend(spec.http_events.iter().map(|e| HttpRoute {
+                function: spec.binary.clone(),
+                method: e.method.clone(),
+                path: e.path.clone(),
+            }));
+        }
+
         let mut transcript = Transcript::new(transcript);
+
         transcript.note(&format!(
             "# stack {} on {} ({} functions, {} schedules, {} queues as event sources); simulator {} at {}",
             stack.stack_name,
@@ -352,6 +571,24 @@ impl LocalStack {
             sim.url(),
             rfc3339(start)
         ));
+        let desk = match shipping {
+            Some(desk) if !http_routes.is_empty() && stack.table(SHIPMENTS_TABLE).is_some() => {
+                transcript.note(&format!(
+                    "# shipping desk: {:.0} % of the released merchant orders, every {} simulated minutes, through {}",
+                    desk.share * 100.0,
+                    desk.every.as_secs() / 60,
+                    http_routes[0].function
+                ));
+                Some(Desk::new(desk, start))
+            }
+            Some(_) => {
+                transcript.note(
+                    "# shipping desk off: the template has no HttpApi function or no ShipmentsTable",
+                );
+                None
+            }
+            None => None,
+        };
         Ok(Self {
             moto,
             endpoint,
@@ -378,6 +615,9 @@ impl LocalStack {
             max_settle,
             max_invocations_per_tick,
             container_lifetime,
+            http_routes,
+            http_requests: 0,
+            desk,
         })
     }
 
@@ -444,6 +684,9 @@ impl LocalStack {
         let mut active = self.backlog;
         active |= self.outbox.release_due().await? > 0;
         active |= self.ledger.release_due(&self.clients.sqs, now).await? > 0;
+        if fire && self.desk.as_ref().is_some_and(|d| d.due(now)) {
+            self.visit_desk(now).await?;
+        }
         if fire {
             for i in 0..self.schedules.len() {
                 let due = self.schedules[i].timer.take_due(now);
@@ -539,6 +782,119 @@ impl LocalStack {
         Ok(())
     }
 
+    /// Invokes the function whose `HttpApi` route takes `request` as API Gateway would
+    /// (route key and path parameters filled, the function's timeout, its warm container),
+    /// records it in the transcript (route, status; never the body) and returns its answer.
+    /// A failed invocation is API Gateway's 500, a path no route takes its 404.
+    pub async fn invoke_http(
+        &mut self,
+        mut request: ApiGatewayV2httpRequest,
+    ) -> Result<ApiGatewayV2httpResponse, RunnerError> {
+        let now = self.clock.now();
+        if self.http_routes.is_empty() {
+            return Err(RunnerError::NotFound(
+                "the stack has no function with an HttpApi event".into(),
+            ));
+        }
+        let method = request.request_context.http.method.as_str().to_owned();
+        let path = request
+            .raw_path
+            .clone()
+            .or_else(|| request.request_context.http.path.clone())
+            .unwrap_or_else(|| "/".to_owned());
+        let Some(matched) = match_route(&self.http_routes, &method, &path) else {
+            return Ok(gateway_response(404, "Not Found"));
+        };
+        let function = matched.route.function.clone();
+        let key = matched.route.key();
+        let label = if matched.route.path.is_some() {
+            key.clone()
+        } else {
+            format!("{method} {path}")
+        };
+        self.http_requests += 1;
+        request.route_key = Some(key.clone());
+        request.path_parameters = matched.parameters;
+        let context = &mut request.request_context;
+        context.route_key = Some(key);
+        context
+            .request_id
+            .get_or_insert_with(|| format!("local-{:08}", self.http_requests));
+        context.stage.get_or_insert_with(|| "$default".into());
+        context.time_epoch =
+            i64::try_from((now.unix_timestamp_nanos() / 1_000_000).max(0)).unwrap_or(i64::MAX);
+        let (f, timeout) = self.container(&function, now)?;
+        let result = guarded(timeout, async move { f.on_http(request).await }).await;
+        let (response, outcome) = match result {
+            Ok(response) => {
+                let status = u16::try_from(response.status_code).unwrap_or(500);
+                (response, Outcome::Answered(status))
+            }
+            Err(e) => (
+                gateway_response(500, "Internal Server Error"),
+                Outcome::Error(e),
+            ),
+        };
+        self.transcript.record(&Invocation {
+            at: now,
+            function,
+            trigger: Trigger::Http(label),
+            outcome,
+        });
+        Ok(response)
+    }
+
+    /// One visit of the shipping desk at `now`: per enabled seller, its `ORDER_NEW` orders
+    /// (every page), the recordings the desk plans for them, then tracking corrections of
+    /// the desk's correction candidates that are Confirmed by now (read one by one: a handful,
+    /// where listing every confirmed shipment at each visit would cost more than the rest).
+    async fn visit_desk(&mut self, now: OffsetDateTime) -> Result<(), RunnerError> {
+        let Some(mut desk) = self.desk.take() else {
+            return Ok(());
+        };
+        let result = self.desk_round(&mut desk, now).await;
+        self.desk = Some(desk);
+        result
+    }
+
+    async fn desk_round(
+        &mut self,
+        desk: &mut Desk,
+        now: OffsetDateTime,
+    ) -> Result<(), RunnerError> {
+        desk.visited(now);
+        let orders = self.order_store()?;
+        let shipments = self.shipment_store()?;
+        let sellers = self.job_store()?.sellers().await?;
+        for seller in sellers.iter().filter(|s| s.enabled) {
+            let new = all_orders(&orders, &seller.seller_id, OrderStatus::New).await?;
+            for recording in desk.plan_recordings(&seller.seller_id, &new, now) {
+                let request = http_request(
+                    Method::POST,
+                    &recording.path(),
+                    Some(recording.body.to_json()),
+                );
+                let (status, text) = response_text(&self.invoke_http(request).await?);
+                desk.on_record_answer(&recording, status, &text);
+            }
+            let mut stored = Vec::new();
+            for (order, shipment_id) in desk.correction_candidates(&seller.seller_id) {
+                let order = spsync_domain::AmazonOrderId::new(order);
+                stored.extend(
+                    shipments
+                        .get_shipment(&seller.seller_id, &order, &shipment_id)
+                        .await?,
+                );
+            }
+            for plan in desk.plan_corrections(&seller.seller_id, &stored) {
+                let request = http_request(Method::PATCH, &plan.path(), Some(plan.body()));
+                let (status, text) = response_text(&self.invoke_http(request).await?);
+                desk.on_correction_answer(&plan, status, &text);
+            }
+        }
+        Ok(())
+    }
+
     async fn invoke_sqs(
         &mut self,
         source: &SqsSource,
@@ -601,6 +957,41 @@ impl LocalStack {
         ))
     }
 
+    /// The shipments table's adapter.
+    pub fn shipment_store(&self) -> Result<DynamoShipmentStore, RunnerError> {
+        Ok(DynamoShipmentStore::new(
+            self.clients.dynamodb.clone(),
+            table_name(&self.stack, SHIPMENTS_TABLE)?,
+        ))
+    }
+
+    /// The feed jobs' adapter (on the jobs table).
+    pub fn feed_job_store(&self) -> Result<DynamoFeedJobStore, RunnerError> {
+        Ok(DynamoFeedJobStore::new(
+            self.clients.dynamodb.clone(),
+            table_name(&self.stack, JOBS_TABLE)?,
+        ))
+    }
+
+    /// Shipments and feed jobs of `sellers` as stored now (nothing when the template has no
+    /// ShipmentsTable).
+    pub async fn tracking_state(
+        &self,
+        sellers: &[SellerAccount],
+    ) -> Result<TrackingState, RunnerError> {
+        if self.stack.table(SHIPMENTS_TABLE).is_none() {
+            return Ok(TrackingState::default());
+        }
+        let shipments = self.shipment_store()?;
+        let feeds = self.feed_job_store()?;
+        Ok(TrackingState::collect(sellers, &shipments, &feeds).await?)
+    }
+
+    /// What the shipping desk did so far (`None` when it is off).
+    pub fn desk_stats(&self) -> Option<crate::desk::DeskStats> {
+        self.desk.as_ref().map(Desk::stats)
+    }
+
     /// Sellers, orders and jobs as stored now.
     pub async fn state(&self) -> Result<StackState, RunnerError> {
         let jobs = self.job_store()?;
@@ -629,6 +1020,12 @@ impl LocalStack {
             })
             .collect();
         let counts = self.transcript.counts().clone();
+        let tracking = TrackingSummary::of(
+            &state.sellers,
+            &self.tracking_state(&state.sellers).await?,
+            &traffic,
+            self.desk_stats(),
+        );
         Ok(Summary {
             simulated_start: rfc3339(self.start),
             simulated_end: rfc3339(self.clock.now()),
@@ -652,6 +1049,7 @@ impl LocalStack {
                 delayed_messages: self.outbox.pending() as u64,
                 failed_in_flight: self.ledger.len() as u64,
             },
+            tracking,
         })
     }
 
@@ -747,12 +1145,85 @@ impl LocalStack {
                 table_name(&self.stack, ORDERS_TABLE)?
             ),
         ];
+        if let Some(table) = self.stack.table(SHIPMENTS_TABLE) {
+            lines.push(format!("SHIPMENTS_TABLE_NAME={}", table.name));
+        }
         for bucket in self.stack.buckets.values() {
             lines.push(format!("# bucket {}: {}", bucket.logical_id, bucket.name));
         }
         lines.push(format!("SPAPI_ENDPOINT={}", self.sim.url()));
         lines.push(format!("LWA_ENDPOINT={}", self.sim.lwa_url()));
         Ok(lines.join("\n") + "\n")
+    }
+
+    /// The stack's HTTP API routes (from the template's `HttpApi` events).
+    pub fn http_routes(&self) -> &[HttpRoute] {
+        &self.http_routes
+    }
+
+    /// The shipments API for a local port ([`crate::api_server`]): a `shipments-api`
+    /// container built from the environment the template gives the HTTP API function, with
+    /// the runner's clock (simulated time, frozen once the run ended).
+    pub fn api_handler(&self) -> Result<ApiHandler, RunnerError> {
+        let function = self
+            .http_routes
+            .first()
+            .map(|r| r.function.clone())
+            .ok_or_else(|| {
+                RunnerError::NotFound("the stack has no function with an HttpApi event".into())
+            })?;
+        if function != "shipments-api" {
+            return Err(RunnerError::Function {
+                function,
+                reason: "only shipments-api can be served on a local port".into(),
+            });
+        }
+        let host = self
+            .functions
+            .get(&function)
+            .ok_or_else(|| RunnerError::Function {
+                function: function.clone(),
+                reason: "not in the stack".into(),
+            })?;
+        let deps = Arc::new(crate::functions::shipments_api_deps(
+            &host.env,
+            &self.ports,
+        )?);
+        Ok(Arc::new(move |request| {
+            let deps = Arc::clone(&deps);
+            Box::pin(async move {
+                let response = shipments_api::handle(&deps, request).await;
+                deps.metrics.take_lines();
+                response
+            })
+        }))
+    }
+
+    /// A package the API would take now, for the example of `--keep-running`: the first
+    /// seller's first order the desk could ship and nobody has recorded a shipment for.
+    pub async fn example_shipment(&self) -> Result<Option<(SellerId, RecordBody)>, RunnerError> {
+        if self.stack.table(SHIPMENTS_TABLE).is_none() {
+            return Ok(None);
+        }
+        let orders = self.order_store()?;
+        let shipments = self.shipment_store()?;
+        let now = self.clock.now();
+        for seller in self.job_store()?.sellers().await? {
+            let new = all_orders(&orders, &seller.seller_id, OrderStatus::New).await?;
+            for order in new.iter().filter(|o| crate::desk::eligible(o)).take(50) {
+                if shipments
+                    .shipments_of_order(&seller.seller_id, &order.amazon_order_id)
+                    .await?
+                    .is_empty()
+                {
+                    return Ok(Some((
+                        seller.seller_id.clone(),
+                        crate::desk::example_body(order, now),
+                    )));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// moto's endpoint.
@@ -785,6 +1256,30 @@ impl LocalStack {
         let Self { sim, moto, .. } = self;
         sim.shutdown().await;
         drop(moto);
+    }
+}
+
+/// Orders per listing page: the adapter's largest, so a visit of the desk is one query per
+/// seller (moto answers a query in time proportional to the table, not the page).
+const ORDERS_PAGE: usize = 1000;
+
+/// Every order of a seller in a status (all pages).
+async fn all_orders(
+    orders: &dyn OrderStore,
+    seller: &SellerId,
+    status: OrderStatus,
+) -> Result<Vec<Order>, RunnerError> {
+    let mut all = Vec::new();
+    let mut page = None;
+    loop {
+        let (batch, next) = orders
+            .orders_by_status(seller, status, page, ORDERS_PAGE)
+            .await?;
+        all.extend(batch);
+        match next {
+            Some(token) => page = Some(token),
+            None => return Ok(all),
+        }
     }
 }
 
@@ -945,6 +1440,96 @@ mod tests {
         assert_eq!(a.bytes, b.bytes);
         assert_eq!(a.charset, "Cp1252");
         assert!(load_report_document(&dir.path().join("missing"), "UTF-8").is_err());
+    }
+
+    fn route(method: Option<&str>, path: Option<&str>) -> HttpRoute {
+        HttpRoute {
+            function: "shipments-api".into(),
+            method: method.map(str::to_owned),
+            path: path.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn requests_take_the_most_specific_route_with_its_parameters() {
+        let routes = [
+            route(Some("POST"), Some("/sellers/{sellerId}/shipments")),
+            route(Some("GET"), Some("/sellers/{sellerId}/shipments")),
+            route(
+                Some("PATCH"),
+                Some("/sellers/{sellerId}/orders/{orderId}/shipments/{shipmentId}"),
+            ),
+            route(
+                Some("ANY"),
+                Some("/sellers/{sellerId}/orders/{orderId}/shipments/{shipmentId}"),
+            ),
+            route(
+                Some("GET"),
+                Some("/sellers/{sellerId}/orders/{orderId}/shipments/{rest+}"),
+            ),
+            route(None, None),
+        ];
+        let key = |method: &str, path: &str| {
+            let m = match_route(&routes, method, path).unwrap();
+            (m.route.key(), m.parameters)
+        };
+
+        let (k, p) = key("POST", "/sellers/A1/shipments");
+        assert_eq!(k, "POST /sellers/{sellerId}/shipments");
+        assert_eq!(p["sellerId"], "A1");
+        let (k, p) = key("PATCH", "/sellers/A1/orders/111-1/shipments/PKG-1");
+        assert_eq!(
+            k,
+            "PATCH /sellers/{sellerId}/orders/{orderId}/shipments/{shipmentId}"
+        );
+        assert_eq!(
+            (p["orderId"].as_str(), p["shipmentId"].as_str()),
+            ("111-1", "PKG-1")
+        );
+        // ANY takes a method no route names; a literal-less greedy route loses to it.
+        let (k, _) = key("GET", "/sellers/A1/orders/111-1/shipments/PKG-1");
+        assert_eq!(
+            k,
+            "ANY /sellers/{sellerId}/orders/{orderId}/shipments/{shipmentId}"
+        );
+        let (k, p) = key("GET", "/sellers/A1/orders/111-1/shipments/PKG-1/requeue");
+        assert_eq!(
+            k,
+            "GET /sellers/{sellerId}/orders/{orderId}/shipments/{rest+}"
+        );
+        assert_eq!(p["rest"], "PKG-1/requeue");
+        // Nothing else: the $default route.
+        assert_eq!(key("DELETE", "/sellers/A1/shipments").0, "$default");
+        assert_eq!(key("GET", "/elsewhere").0, "$default");
+        assert!(match_route(&routes[..2], "GET", "/sellers//shipments").is_none());
+        assert!(match_route(&routes[..2], "PUT", "/sellers/A1/shipments").is_none());
+    }
+
+    #[test]
+    fn a_built_request_is_what_api_gateway_sends() {
+        let request = http_request(
+            Method::GET,
+            "/sellers/A1/shipments?state=Confirmed&limit=5",
+            None,
+        );
+        assert_eq!(request.raw_path.as_deref(), Some("/sellers/A1/shipments"));
+        assert_eq!(
+            request.query_string_parameters.first("state"),
+            Some("Confirmed")
+        );
+        assert_eq!(request.request_context.http.method, Method::GET);
+        assert!(request.headers.get(CONTENT_TYPE).is_none());
+
+        let post = http_request(Method::POST, "/sellers/A1/shipments", Some("{}".into()));
+        assert_eq!(post.headers[CONTENT_TYPE], "application/json");
+        assert_eq!(post.body.as_deref(), Some("{}"));
+        assert_eq!(post.raw_query_string.as_deref(), Some(""));
+
+        let (status, text) = response_text(&gateway_response(500, "Internal Server Error"));
+        assert_eq!(
+            (status, text.as_str()),
+            (500, r#"{"message":"Internal Server Error"}"#)
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,18 +1,24 @@
 //! What a run left behind, read back from the stack and the simulator: orders by status,
-//! enrichment, imports, jobs, SP-API calls, raw documents, dead letters; as text and JSON.
+//! enrichment, imports, jobs, SP-API calls, raw documents, dead letters, and tracking out
+//! (shipments by state, Amazon's rejections, feeds, recording → confirmed time); as text and
+//! JSON.
 //!
-//! The store-reading part works over the workflow's ports ([`StackState::collect`]), so the
-//! same code reads moto in a run and in-memory stores in a unit test.
+//! The store-reading parts work over the workflow's ports ([`StackState::collect`],
+//! [`TrackingState::collect`]), so the same code reads moto in a run and in-memory stores in
+//! a unit test.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use spsync_domain::{JobState, Order, OrderStatus, ReportJob};
+use spsync_domain::{FeedJob, JobState, Order, OrderStatus, ReportJob, Shipment, ShipmentState};
 use spsync_sim::state::Stats;
-use spsync_workflow::{JobStore, OrderStore, SellerAccount, SellerDirectory, StoreError};
+use spsync_workflow::{
+    FeedJobStore, JobStore, OrderStore, SellerAccount, SellerDirectory, ShipmentStore, StoreError,
+};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::desk::DeskStats;
 use crate::table;
 use crate::transcript::FunctionCounts;
 
@@ -299,6 +305,343 @@ impl Efficiency {
     }
 }
 
+/// Shipments and fulfilment feed jobs as stored in the stack.
+#[derive(Debug, Clone, Default)]
+pub struct TrackingState {
+    /// Every shipment of every seller, by seller and state.
+    pub shipments: Vec<Shipment>,
+    /// Every fulfilment feed job of every seller (newest first per seller).
+    pub feed_jobs: Vec<FeedJob>,
+}
+
+/// Most feed jobs read per seller (a demo makes a few dozen).
+const MAX_FEED_JOBS: usize = 10_000;
+
+impl TrackingState {
+    /// Reads the shipments of `sellers` in every state (through the `ByState` listing) and
+    /// their feed jobs.
+    pub async fn collect(
+        sellers: &[SellerAccount],
+        shipments: &dyn ShipmentStore,
+        feed_jobs: &dyn FeedJobStore,
+    ) -> Result<Self, StoreError> {
+        let mut state = Self::default();
+        for seller in sellers {
+            for name in ShipmentState::NAMES {
+                let mut page = None;
+                loop {
+                    let (batch, next) = shipments
+                        .shipments_in_state(&seller.seller_id, name, page, PAGE)
+                        .await?;
+                    state.shipments.extend(batch);
+                    match next {
+                        Some(token) => page = Some(token),
+                        None => break,
+                    }
+                }
+            }
+            state.feed_jobs.extend(
+                feed_jobs
+                    .recent_feed_jobs(&seller.seller_id, MAX_FEED_JOBS)
+                    .await?,
+            );
+        }
+        Ok(state)
+    }
+}
+
+/// SP-API operations of the fulfilment feed (what sending tracking costs, besides the
+/// closed loop's searchOrders).
+pub const FEED_OPERATIONS: [&str; 5] = [
+    "createFeedDocument",
+    "createFeed",
+    "getFeed",
+    "getFeeds",
+    "getFeedDocument",
+];
+
+/// Rejections and refusals listed in the summary.
+const FIRST_FEW: usize = 5;
+
+/// Shipments of one seller by state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SellerShipments {
+    /// Seller.
+    pub seller_id: String,
+    /// By state name (every state present, zeros included).
+    pub by_state: BTreeMap<String, u64>,
+    /// All of the seller's shipments.
+    pub total: u64,
+}
+
+impl SellerShipments {
+    fn of<'a>(seller_id: &str, shipments: impl IntoIterator<Item = &'a Shipment>) -> Self {
+        let mut by_state: BTreeMap<String, u64> = ShipmentState::NAMES
+            .iter()
+            .map(|n| ((*n).to_owned(), 0))
+            .collect();
+        let mut total = 0;
+        for s in shipments {
+            *by_state.entry(s.state.name().to_owned()).or_default() += 1;
+            total += 1;
+        }
+        Self {
+            seller_id: seller_id.to_owned(),
+            by_state,
+            total,
+        }
+    }
+}
+
+/// A shipment Amazon rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    /// `<order>/<shipment>`.
+    pub shipment: String,
+    /// Amazon's error code.
+    pub code: String,
+    /// Amazon's message.
+    pub message: String,
+}
+
+/// Seconds from recording to confirmation at Amazon (simulated time), over the Confirmed
+/// shipments (nearest-rank percentiles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ConfirmLatency {
+    /// Confirmed shipments measured.
+    pub count: u64,
+    /// Median.
+    pub p50: i64,
+    /// 95th percentile.
+    pub p95: i64,
+    /// Longest.
+    pub max: i64,
+}
+
+impl ConfirmLatency {
+    /// The percentiles of `seconds` (`None` when empty).
+    pub fn of(mut seconds: Vec<i64>) -> Option<Self> {
+        if seconds.is_empty() {
+            return None;
+        }
+        seconds.sort_unstable();
+        let rank = |p: f64| {
+            let n = seconds.len();
+            let i = ((p * n as f64).ceil() as usize).clamp(1, n) - 1;
+            seconds[i]
+        };
+        Some(Self {
+            count: seconds.len() as u64,
+            p50: rank(0.50),
+            p95: rank(0.95),
+            max: seconds[seconds.len() - 1],
+        })
+    }
+}
+
+/// Tracking out: what was recorded, where it is, what Amazon said, what it cost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TrackingSummary {
+    /// What the local run's shipping desk did (`None`: the desk was off).
+    pub desk: Option<DeskStats>,
+    /// Shipments stored.
+    pub shipments: u64,
+    /// By seller and state.
+    pub sellers: Vec<SellerShipments>,
+    /// Every seller's shipments by state.
+    pub by_state: BTreeMap<String, u64>,
+    /// Shipments without a tracking number (they count against the Valid Tracking Rate).
+    pub without_tracking: u64,
+    /// Shipments corrected after recording (revision above 1).
+    pub corrected: u64,
+    /// Shipments sent in a feed at least once.
+    pub sent: u64,
+    /// Rejected shipments.
+    pub rejected: u64,
+    /// The first few, with Amazon's code and message.
+    pub rejections: Vec<Rejection>,
+    /// Fulfilment feed jobs by state.
+    pub feeds_by_state: BTreeMap<String, u64>,
+    /// Feed jobs.
+    pub feeds: u64,
+    /// Lines of the applied feeds: accepted, with a warning, rejected.
+    pub feed_lines: (u64, u64, u64),
+    /// Recording → confirmed, simulated seconds.
+    pub confirm_seconds: Option<ConfirmLatency>,
+    /// SP-API calls of the feed operations ([`FEED_OPERATIONS`]).
+    pub feed_calls: u64,
+    /// `feed_calls / sent` (`None` when nothing was sent).
+    pub feed_calls_per_shipment: Option<f64>,
+}
+
+impl TrackingSummary {
+    /// Summarises `state` with the simulator's traffic and the desk's counters.
+    pub fn of(
+        sellers: &[SellerAccount],
+        state: &TrackingState,
+        traffic: &SpApiTraffic,
+        desk: Option<DeskStats>,
+    ) -> Self {
+        let shipments = &state.shipments;
+        let mut rejections = Vec::new();
+        let mut rejected = 0;
+        for s in shipments {
+            if let ShipmentState::Rejected { code, message, .. } = &s.state {
+                rejected += 1;
+                if rejections.len() < FIRST_FEW {
+                    rejections.push(Rejection {
+                        shipment: s.reference(),
+                        code: code.clone(),
+                        message: message.clone(),
+                    });
+                }
+            }
+        }
+        let mut feeds_by_state = BTreeMap::new();
+        let mut feed_lines = (0, 0, 0);
+        for j in &state.feed_jobs {
+            *feeds_by_state.entry(j.state.name().to_owned()).or_default() += 1;
+            feed_lines.0 += u64::from(j.counts.accepted);
+            feed_lines.1 += u64::from(j.counts.warned);
+            feed_lines.2 += u64::from(j.counts.rejected);
+        }
+        let sent = shipments
+            .iter()
+            .filter(|s| s.sent_revision.is_some())
+            .count() as u64;
+        let feed_calls = FEED_OPERATIONS
+            .iter()
+            .filter_map(|op| traffic.by_operation.get(*op))
+            .map(|c| c.calls)
+            .sum();
+        Self {
+            desk,
+            shipments: shipments.len() as u64,
+            sellers: sellers
+                .iter()
+                .map(|a| {
+                    SellerShipments::of(
+                        a.seller_id.as_str(),
+                        shipments.iter().filter(|s| s.seller_id == a.seller_id),
+                    )
+                })
+                .collect(),
+            by_state: SellerShipments::of("all", shipments).by_state,
+            without_tracking: shipments.iter().filter(|s| s.details.hurts_vtr).count() as u64,
+            corrected: shipments.iter().filter(|s| s.revision > 1).count() as u64,
+            sent,
+            rejected,
+            rejections,
+            feeds: state.feed_jobs.len() as u64,
+            feeds_by_state,
+            feed_lines,
+            confirm_seconds: ConfirmLatency::of(
+                shipments
+                    .iter()
+                    .filter(|s| matches!(s.state, ShipmentState::Confirmed { .. }))
+                    .filter_map(|s| s.confirm_seconds)
+                    .collect(),
+            ),
+            feed_calls,
+            feed_calls_per_shipment: (sent > 0).then(|| feed_calls as f64 / sent as f64),
+        }
+    }
+
+    /// The "Tracking out" block of the text summary.
+    pub fn render(&self) -> String {
+        let mut out = String::from("Tracking out\n");
+        match &self.desk {
+            Some(d) => {
+                out.push_str(&format!(
+                    "shipping desk (ships {:.0} % of the released merchant orders): {} shipments recorded through the API ({} without tracking), {} refused at recording, {} 5xx answers retried at the next visit{}, {} tracking corrections sent{}\n",
+                    d.share * 100.0,
+                    d.recorded,
+                    d.without_tracking,
+                    d.refused,
+                    d.server_errors,
+                    if d.waiting_retry > 0 {
+                        format!(" ({} still waiting)", d.waiting_retry)
+                    } else {
+                        String::new()
+                    },
+                    d.corrections_sent,
+                    if d.corrections_refused > 0 {
+                        format!(" ({} refused)", d.corrections_refused)
+                    } else {
+                        String::new()
+                    }
+                ));
+                for r in &d.refusals {
+                    out.push_str(&format!("  refused, e.g. {r}\n"));
+                }
+                for r in &d.correction_refusals {
+                    out.push_str(&format!("  correction refused: {r}\n"));
+                }
+            }
+            None => out.push_str("shipping desk off\n"),
+        }
+        let mut headers = vec!["seller"];
+        headers.extend(ShipmentState::NAMES);
+        headers.push("total");
+        let row = |name: &str, by_state: &BTreeMap<String, u64>, total: u64| {
+            let mut r = vec![name.to_owned()];
+            r.extend(
+                ShipmentState::NAMES
+                    .iter()
+                    .map(|n| by_state.get(*n).copied().unwrap_or(0).to_string()),
+            );
+            r.push(total.to_string());
+            r
+        };
+        let mut rows: Vec<Vec<String>> = self
+            .sellers
+            .iter()
+            .map(|s| row(&s.seller_id, &s.by_state, s.total))
+            .collect();
+        rows.push(row("all", &self.by_state, self.shipments));
+        out.push_str(&table::render(&headers, &rows));
+        out.push_str(&format!(
+            "{} shipments: {} without tracking (they count against the Valid Tracking Rate), {} corrected after recording, {} rejected by Amazon\n",
+            self.shipments, self.without_tracking, self.corrected, self.rejected
+        ));
+        for r in &self.rejections {
+            out.push_str(&format!(
+                "  rejected {}: {} {}\n",
+                r.shipment, r.code, r.message
+            ));
+        }
+        let feeds = self
+            .feeds_by_state
+            .iter()
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        out.push_str(&format!(
+            "Fulfilment feeds: {} ({}); lines {} accepted, {} with a warning, {} rejected\n",
+            self.feeds,
+            if feeds.is_empty() { "none" } else { &feeds },
+            self.feed_lines.0,
+            self.feed_lines.1,
+            self.feed_lines.2
+        ));
+        match &self.confirm_seconds {
+            Some(c) => out.push_str(&format!(
+                "Recording -> confirmed at Amazon (simulated): p50 {} s, p95 {} s, max {} s over {} confirmed shipments\n",
+                c.p50, c.p95, c.max, c.count
+            )),
+            None => out.push_str("Recording -> confirmed at Amazon: no confirmed shipment\n"),
+        }
+        out.push_str(&format!(
+            "Feed calls per shipment sent: {} ({} calls of {} / {} shipments sent); the closed loop's read-back (searchOrders, getOrder) is counted with enrichment's above and cannot be told apart\n",
+            ratio(self.feed_calls_per_shipment),
+            self.feed_calls,
+            FEED_OPERATIONS.join("/"),
+            self.sent
+        ));
+        out
+    }
+}
+
 /// Raw documents in the bucket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct DocumentCounts {
@@ -350,6 +693,8 @@ pub struct Summary {
     pub whole_run: Efficiency,
     /// The same over the second half of the run (the backlog enriched by then).
     pub second_half: Efficiency,
+    /// Tracking out.
+    pub tracking: TrackingSummary,
 }
 
 impl Summary {
@@ -463,10 +808,17 @@ impl Summary {
             .invocations
             .iter()
             .map(|(f, c)| {
-                format!(
-                    "{f} {} ({} records, {} failed, {} errors)",
-                    c.invocations, c.records, c.failed_records, c.errors
-                )
+                if c.http_error_answers > 0 {
+                    format!(
+                        "{f} {} ({} records, {} failed, {} errors, {} answered 4xx/5xx)",
+                        c.invocations, c.records, c.failed_records, c.errors, c.http_error_answers
+                    )
+                } else {
+                    format!(
+                        "{f} {} ({} records, {} failed, {} errors)",
+                        c.invocations, c.records, c.failed_records, c.errors
+                    )
+                }
             })
             .collect::<Vec<_>>()
             .join("; ");
@@ -487,6 +839,8 @@ impl Summary {
             self.second_half.calls,
             self.second_half.orders_read
         ));
+        out.push('\n');
+        out.push_str(&self.tracking.render());
         out
     }
 }
@@ -635,6 +989,154 @@ mod tests {
         assert_eq!(imports.jobs_by_state["FAILED"], 1);
         assert_eq!(imports.failures["FATAL"], 1);
         assert_eq!((imports.skipped_closed, imports.malformed_rows), (1, 2));
+    }
+
+    fn shipment(order: &Order, id: &str, tracking: bool, state: ShipmentState) -> Shipment {
+        let details = spsync_domain::CheckedShipment {
+            amazon_order_id: order.amazon_order_id.clone(),
+            carrier_code: "UPS".into(),
+            carrier_name: "UPS".into(),
+            tracking_number: tracking.then(|| "1Z999AA10123456784".to_owned()),
+            ship_date: NOW,
+            ship_method: Some("UPS Ground".into()),
+            items: vec![spsync_domain::ShipmentItem {
+                order_item_id: "1".into(),
+                quantity: 1,
+            }],
+            hurts_vtr: !tracking,
+        };
+        let mut s = Shipment::record(order, id, details, "api", NOW);
+        s.version = 1;
+        s.sent_revision = (state != ShipmentState::Queued).then_some(1);
+        s.state = state;
+        s
+    }
+
+    #[tokio::test]
+    async fn tracking_counts_states_rejections_feeds_and_confirm_times() {
+        use spsync_testkit::shipping::{MemoryFeedJobStore, MemoryShipmentStore};
+        let shipments = MemoryShipmentStore::new();
+        let feeds = MemoryFeedJobStore::new();
+        let seller = SellerAccount {
+            seller_id: SellerId::new("A1"),
+            marketplaces: vec![MarketplaceId::new("ATVPDKIKX0DER")],
+            region: "na".into(),
+            credentials_secret: "s".into(),
+            enabled: true,
+        };
+        let o = order("111-0000000-0000001", OrderStatus::New, false, true);
+        let confirmed = |secs: i64| {
+            let mut s = shipment(
+                &o,
+                &format!("C{secs}"),
+                true,
+                ShipmentState::Confirmed { confirmed_at: NOW },
+            );
+            s.confirm_seconds = Some(secs);
+            s
+        };
+        let mut corrected = confirmed(400);
+        corrected.revision = 2;
+        let rejected = shipment(
+            &o,
+            "R1",
+            true,
+            ShipmentState::Rejected {
+                feed_id: "F1".into(),
+                code: "10013".into(),
+                message: "order cancelled".into(),
+                rejected_at: NOW,
+            },
+        );
+        for s in [
+            confirmed(100),
+            confirmed(200),
+            confirmed(300),
+            corrected,
+            rejected,
+            shipment(&o, "Q1", false, ShipmentState::Queued),
+        ] {
+            shipments.put_shipment(&s, None).await.unwrap();
+        }
+        let mut job = FeedJob::new(
+            SellerId::new("A1"),
+            JobId::new("F-1"),
+            "POST_FLAT_FILE_FULFILLMENT_DATA",
+            "feeds/x.tsv".into(),
+            90,
+            NOW,
+        );
+        job.state = spsync_domain::FeedJobState::Applied {
+            feed_id: "F1".into(),
+        };
+        job.counts.accepted = 4;
+        job.counts.rejected = 1;
+        job.version = 1;
+        feeds.put_feed_job(&job, None).await.unwrap();
+        let mut stats = Stats::default();
+        for op in [
+            "createFeedDocument",
+            "createFeed",
+            "getFeed",
+            "getFeed",
+            "getFeedDocument",
+            "searchOrders",
+        ] {
+            stats.record(op, 200);
+        }
+
+        let state = TrackingState::collect(std::slice::from_ref(&seller), &shipments, &feeds)
+            .await
+            .unwrap();
+        let t = TrackingSummary::of(&[seller], &state, &SpApiTraffic::of(&stats), None);
+
+        assert_eq!(t.shipments, 6);
+        assert_eq!(t.by_state["Confirmed"], 4);
+        assert_eq!(
+            (
+                t.by_state["Rejected"],
+                t.by_state["Queued"],
+                t.by_state["Held"]
+            ),
+            (1, 1, 0)
+        );
+        assert_eq!(t.sellers[0].total, 6);
+        assert_eq!((t.without_tracking, t.corrected, t.sent), (1, 1, 5));
+        assert_eq!(t.rejected, 1);
+        assert_eq!(t.rejections[0].shipment, "111-0000000-0000001/R1");
+        assert_eq!(t.rejections[0].code, "10013");
+        assert_eq!(t.feeds_by_state["Applied"], 1);
+        assert_eq!(t.feed_lines, (4, 0, 1));
+        assert_eq!(
+            t.confirm_seconds,
+            Some(ConfirmLatency {
+                count: 4,
+                p50: 200,
+                p95: 400,
+                max: 400
+            })
+        );
+        assert_eq!(t.feed_calls, 5, "searchOrders is not a feed call");
+        assert_eq!(t.feed_calls_per_shipment, Some(1.0));
+        let text = t.render();
+        assert!(text.contains("shipping desk off"), "{text}");
+        assert!(
+            text.contains("rejected 111-0000000-0000001/R1: 10013 order cancelled"),
+            "{text}"
+        );
+        assert!(
+            text.contains("p50 200 s, p95 400 s, max 400 s over 4 confirmed"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn confirm_percentiles_are_nearest_rank() {
+        assert_eq!(ConfirmLatency::of(Vec::new()), None);
+        let l = ConfirmLatency::of((1..=100).rev().collect()).unwrap();
+        assert_eq!((l.count, l.p50, l.p95, l.max), (100, 50, 95, 100));
+        let one = ConfirmLatency::of(vec![7]).unwrap();
+        assert_eq!((one.p50, one.p95, one.max), (7, 7, 7));
     }
 
     #[test]

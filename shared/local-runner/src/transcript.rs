@@ -3,6 +3,7 @@
 //! ```text
 //! 2026-11-20T12:00:00Z start-report   schedule OrdersReportSchedule        ok
 //! 2026-11-20T12:00:30Z poll-report    sqs records=3 failed=0 PollReport#0x3  ok
+//! 2026-11-20T12:10:00Z shipments-api  http POST /sellers/{sellerId}/shipments  201
 //! ```
 //!
 //! Lines carry no wall-clock times, ids or PII, so two runs of the same scenario print the
@@ -22,8 +23,11 @@ pub enum Outcome {
     Ok,
     /// Some records were reported in `batchItemFailures`.
     Partial,
-    /// The handler returned an error: the whole batch failed.
+    /// The handler returned an error: the whole batch failed (for an HTTP request: API
+    /// Gateway answered its own 500).
     Error(String),
+    /// An HTTP API invocation answered with this status.
+    Answered(u16),
 }
 
 /// What triggered an invocation.
@@ -40,6 +44,9 @@ pub enum Trigger {
         /// The steps of the batch, e.g. `PollReport#0x2 PollReport#3` (step#attempt × count).
         steps: String,
     },
+    /// An HTTP API request: its route (`POST /sellers/{sellerId}/shipments`), or method and
+    /// path when only the `$default` route took it. Never a body.
+    Http(String),
 }
 
 /// One invocation, for the transcript and the per-function counters.
@@ -69,11 +76,13 @@ impl Invocation {
                 failed,
                 steps,
             } => format!("sqs records={records} failed={failed} {steps}"),
+            Trigger::Http(route) => format!("http {route}"),
         };
         let outcome = match &self.outcome {
             Outcome::Ok => "ok".to_owned(),
             Outcome::Partial => "partial".to_owned(),
             Outcome::Error(e) => format!("error: {e}"),
+            Outcome::Answered(status) => status.to_string(),
         };
         format!("{at} {:<14} {trigger:<48} {outcome}", self.function)
     }
@@ -90,6 +99,8 @@ pub struct FunctionCounts {
     pub failed_records: u64,
     /// Invocations that returned an error.
     pub errors: u64,
+    /// HTTP requests answered with a 4xx or 5xx status by the function.
+    pub http_error_answers: u64,
 }
 
 /// Writes transcript lines and counts invocations per function.
@@ -127,8 +138,10 @@ impl Transcript {
             c.records += *records as u64;
             c.failed_records += *failed as u64;
         }
-        if matches!(invocation.outcome, Outcome::Error(_)) {
-            c.errors += 1;
+        match invocation.outcome {
+            Outcome::Error(_) => c.errors += 1,
+            Outcome::Answered(status) if status >= 400 => c.http_error_answers += 1,
+            _ => {}
         }
         self.note(&invocation.line());
     }
@@ -254,9 +267,38 @@ mod tests {
                 invocations: 1,
                 records: 3,
                 failed_records: 1,
-                errors: 0
+                errors: 0,
+                http_error_answers: 0
             }
         );
         assert_eq!(t.counts()["start-report"].errors, 1);
+    }
+
+    #[test]
+    fn http_requests_show_their_route_and_status_and_count_refusals() {
+        let out = Shared::default();
+        let mut t = Transcript::new(Some(Box::new(out.clone())));
+        let at = datetime!(2026-11-20 12:10 UTC);
+        for status in [201, 422] {
+            t.record(&Invocation {
+                at,
+                function: "shipments-api".into(),
+                trigger: Trigger::Http("POST /sellers/{sellerId}/shipments".into()),
+                outcome: Outcome::Answered(status),
+            });
+        }
+
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].contains(" http POST /sellers/{sellerId}/shipments ")
+                && lines[0].ends_with(" 201"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].ends_with(" 422"), "{}", lines[1]);
+        let c = t.counts()["shipments-api"];
+        assert_eq!((c.invocations, c.records, c.errors), (2, 0, 0));
+        assert_eq!(c.http_error_answers, 1);
     }
 }
