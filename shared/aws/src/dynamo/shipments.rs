@@ -207,6 +207,7 @@ mod tests {
             revision: 1,
             sent_revision: None,
             accepted_revision: None,
+            accepted_items: Vec::new(),
             state: ShipmentState::Queued,
             warning: None,
             source: "api".into(),

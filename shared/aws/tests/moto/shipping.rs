@@ -60,6 +60,7 @@ fn shipment(seller: &str, order: &str, id: &str, revised_at: OffsetDateTime) -> 
         revision: 1,
         sent_revision: None,
         accepted_revision: None,
+        accepted_items: Vec::new(),
         state: ShipmentState::Queued,
         warning: None,
         source: "api".into(),
