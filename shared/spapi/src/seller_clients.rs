@@ -747,7 +747,7 @@ fn recipient_address(a: &DeliveryAddress) -> Option<Address> {
 }
 
 /// The value, trimmed, unless it is absent or blank.
-fn present(value: &Option<String>) -> Option<String> {
+pub(crate) fn present(value: &Option<String>) -> Option<String> {
     value
         .as_deref()
         .map(str::trim)

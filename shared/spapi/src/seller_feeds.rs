@@ -440,8 +440,8 @@ fn cancelled(package: &OrderPackage) -> bool {
 
 fn package_seen(package: &OrderPackage) -> PackageSeen {
     PackageSeen {
-        tracking_number: nonblank(&package.tracking_number),
-        carrier: nonblank(&package.carrier),
+        tracking_number: crate::seller_clients::present(&package.tracking_number),
+        carrier: crate::seller_clients::present(&package.carrier),
         items: package
             .package_items
             .iter()
@@ -451,15 +451,6 @@ fn package_seen(package: &OrderPackage) -> PackageSeen {
             })
             .collect(),
     }
-}
-
-/// The value, trimmed, unless it is absent or blank.
-fn nonblank(value: &Option<String>) -> Option<String> {
-    value
-        .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -21,9 +21,6 @@ use super::item::{
 };
 use crate::error::{decode, store_error};
 
-/// DynamoDB's largest Query page size is bounded by 1 MB anyway; this keeps `Limit` sane.
-const MAX_QUERY_LIMIT: usize = 1000;
-
 /// JobsTable adapter for feeds: implements [`FeedJobStore`].
 ///
 /// Writes that the workflow races on are conditional: creating a feed job or claiming a free
@@ -174,34 +171,16 @@ impl FeedJobStore for DynamoFeedJobStore {
         seller: &SellerId,
         limit: usize,
     ) -> Result<Vec<FeedJob>, StoreError> {
-        let mut jobs = Vec::new();
-        let mut start = None;
-        while jobs.len() < limit {
-            let page = (limit - jobs.len()).min(MAX_QUERY_LIMIT);
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(feeds_pk(seller)))
-                .expression_attribute_values(":prefix", s(JOB_SK_PREFIX))
-                .scan_index_forward(false)
-                .consistent_read(true)
-                .limit(i32::try_from(page).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| store_error("Query", "recent feed jobs", e))?;
-            for item in out.items() {
-                jobs.push(feed_job_from_item("Query", item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
-        jobs.truncate(limit);
-        Ok(jobs)
+        super::newest_in_partition(
+            &self.client,
+            &self.table,
+            feeds_pk(seller),
+            JOB_SK_PREFIX,
+            limit,
+            "recent feed jobs",
+            |item| feed_job_from_item("Query", item),
+        )
+        .await
     }
 }
 

@@ -13,9 +13,6 @@ use super::item::{
 };
 use crate::error::{decode, store_error};
 
-/// DynamoDB's largest Query page size is bounded by 1 MB anyway; this keeps `Limit` sane.
-const MAX_QUERY_LIMIT: usize = 1000;
-
 /// JobsTable adapter: implements [`JobStore`] and [`SellerDirectory`](spsync_workflow::SellerDirectory).
 ///
 /// Writes that the workflow races on are conditional: creating a job or claiming a free slot
@@ -179,34 +176,16 @@ impl JobStore for DynamoJobStore {
         marketplace: &MarketplaceId,
         limit: usize,
     ) -> Result<Vec<ReportJob>, StoreError> {
-        let mut jobs = Vec::new();
-        let mut start = None;
-        while jobs.len() < limit {
-            let page = (limit - jobs.len()).min(MAX_QUERY_LIMIT);
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(job_pk(seller, marketplace)))
-                .expression_attribute_values(":prefix", s(JOB_SK_PREFIX))
-                .scan_index_forward(false)
-                .consistent_read(true)
-                .limit(i32::try_from(page).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| store_error("Query", "recent jobs", e))?;
-            for item in out.items() {
-                jobs.push(job_from_item("Query", item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
-        jobs.truncate(limit);
-        Ok(jobs)
+        super::newest_in_partition(
+            &self.client,
+            &self.table,
+            job_pk(seller, marketplace),
+            JOB_SK_PREFIX,
+            limit,
+            "recent jobs",
+            |item| job_from_item("Query", item),
+        )
+        .await
     }
 
     #[instrument(skip_all, fields(operation = "GetItem", seller_id = %seller, marketplace_id = %marketplace, cursor = %name))]

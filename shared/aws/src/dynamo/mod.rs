@@ -45,3 +45,46 @@ pub const TTL_ATTRIBUTE: &str = "ttl";
 
 /// How long a terminal job stays in JobsTable.
 pub const JOB_RETENTION: std::time::Duration = std::time::Duration::from_secs(90 * 86_400);
+
+/// A Query's `Limit` never asks for more than this per page.
+const MAX_QUERY_LIMIT: usize = 1000;
+
+/// The newest `limit` items of partition `pk` whose sort keys start with `prefix` (sort keys
+/// that sort by time, e.g. job ids), newest first, each decoded; consistent reads.
+pub(crate) async fn newest_in_partition<T>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: String,
+    prefix: &str,
+    limit: usize,
+    what: &'static str,
+    decode: impl Fn(&item::Item) -> Result<T, spsync_workflow::StoreError>,
+) -> Result<Vec<T>, spsync_workflow::StoreError> {
+    let mut found = Vec::new();
+    let mut start = None;
+    while found.len() < limit {
+        let page = (limit - found.len()).min(MAX_QUERY_LIMIT);
+        let out = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", item::s(pk.clone()))
+            .expression_attribute_values(":prefix", item::s(prefix))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .limit(i32::try_from(page).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| crate::error::store_error("Query", what, e))?;
+        for item in out.items() {
+            found.push(decode(item)?);
+        }
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    found.truncate(limit);
+    Ok(found)
+}
