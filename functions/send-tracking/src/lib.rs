@@ -10,7 +10,8 @@
 //!   ends and spaced by createFeed's usage plan) and `ConfirmShipments` (the read-back that
 //!   confirms shipments and fulfils orders). Failures come back through `batchItemFailures`.
 //!
-//! Metrics: `FeedsStarted`, `ShipmentsConfirmed`, `OrdersFulfilled`, `ShipmentsGivenUp`, and
+//! Metrics: `FeedsStarted`, `ShipmentsConfirmed`, `OrdersFulfilled`, `ShipmentsGivenUp`,
+//! `ReadBackCalls` (the read-back's searchOrders and getOrder calls), and
 //! `ShipmentConfirmSeconds` (one value per confirmed shipment: recording → confirmed at
 //! Amazon, for p50/p95 in CloudWatch), plus the step counts every function publishes.
 #![warn(missing_docs)]
@@ -332,6 +333,8 @@ async fn run_step(
             );
             deps.metrics
                 .add("ShipmentsGivenUp", summary.given_up as f64, Unit::Count);
+            deps.metrics
+                .add("ReadBackCalls", f64::from(summary.calls), Unit::Count);
             Ok(outcome)
         }
         other => Err(WorkflowError::Config(format!(

@@ -38,6 +38,9 @@ pub struct LocalPorts {
     pub clock: Arc<dyn Clock>,
     /// The runner's outbox of delayed messages.
     pub outbox: Arc<Outbox>,
+    /// SP-API calls send-tracking's read-back made (its `ReadBackCalls` metric, summed), so
+    /// the summary can tell them from the order import's.
+    pub read_back_calls: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for LocalPorts {
@@ -238,7 +241,7 @@ pub fn build(
                 },
             )
             .with_metrics(metrics(&config.metrics));
-            Arc::new(SendTracking(deps))
+            Arc::new(SendTracking(deps, ports.read_back_calls.clone()))
         }
         "shipments-api" => Arc::new(ShipmentsApi(shipments_api_deps(env, ports)?)),
         other => {
@@ -309,7 +312,21 @@ struct StartReport(start_report::Deps);
 struct PollReport(poll_report::Deps);
 struct ImportReport(import_report::Deps);
 struct EnrichOrders(enrich_orders::Deps);
-struct SendTracking(send_tracking::Deps);
+struct SendTracking(send_tracking::Deps, Arc<std::sync::atomic::AtomicU64>);
+
+impl SendTracking {
+    /// Takes the invocation's metric lines, adding its `ReadBackCalls` to the runner's count.
+    fn count_read_back(&self) {
+        for line in self.0.metrics.take_lines() {
+            let calls = serde_json::from_str::<Value>(&line)
+                .ok()
+                .and_then(|v| v.get("ReadBackCalls").and_then(Value::as_u64))
+                .unwrap_or(0);
+            self.1
+                .fetch_add(calls, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
 struct ShipmentsApi(shipments_api::Deps);
 
 fn not_scheduled(function: &str) -> String {
@@ -395,7 +412,7 @@ impl LocalFunction for SendTracking {
         let event: send_tracking::TrackingEvent =
             serde_json::from_value(json).map_err(|e| format!("undecodable event: {e}"))?;
         let out = send_tracking::handle(event, &self.0).await;
-        self.0.metrics.take_lines();
+        self.count_read_back();
         match out {
             Ok(send_tracking::TrackingResponse::Batch(response)) => Ok(response),
             Ok(other) => Err(format!("unexpected answer to an SQS batch: {other:?}")),
@@ -406,7 +423,7 @@ impl LocalFunction for SendTracking {
         let event: send_tracking::TrackingEvent =
             serde_json::from_value(input).map_err(|e| format!("undecodable event: {e}"))?;
         let out = send_tracking::handle(event, &self.0).await;
-        self.0.metrics.take_lines();
+        self.count_read_back();
         let response = out.map_err(batch_error)?;
         serde_json::to_value(response).map_err(|e| e.to_string())
     }

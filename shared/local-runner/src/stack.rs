@@ -378,8 +378,9 @@ pub fn response_text(response: &ApiGatewayV2httpResponse) -> (u16, String) {
 #[derive(Debug, Clone)]
 struct Snapshot {
     at: OffsetDateTime,
-    traffic: SpApiTraffic,
     orders_read: u64,
+    /// SP-API calls of the orders-in flows so far (not the tracking feeds or read-back).
+    orders_in_calls: u64,
 }
 
 /// The running local stack.
@@ -502,6 +503,7 @@ impl LocalStack {
             clients: clients.clone(),
             clock: clock.clone(),
             outbox: Arc::clone(&outbox),
+            read_back_calls: Default::default(),
         };
         let start = clock.now();
         let mut functions = BTreeMap::new();
@@ -934,9 +936,10 @@ impl LocalStack {
 
     async fn snapshot(&self) -> Result<Snapshot, RunnerError> {
         let state = self.state().await?;
+        let traffic = SpApiTraffic::of(&self.sim.sim().stats());
         Ok(Snapshot {
             at: self.clock.now(),
-            traffic: SpApiTraffic::of(&self.sim.sim().stats()),
+            orders_in_calls: self.orders_in_calls(&traffic),
             orders_read: state.orders_read(),
         })
     }
@@ -999,6 +1002,24 @@ impl LocalStack {
         Ok(StackState::collect(&jobs, &jobs, &orders).await?)
     }
 
+    /// SP-API calls of the order import and enrichment: all but the fulfilment feeds' and the
+    /// tracking read-back's (send-tracking counts the latter in its `ReadBackCalls` metric).
+    fn orders_in_calls(&self, traffic: &SpApiTraffic) -> u64 {
+        let feeds: u64 = crate::summary::FEED_OPERATIONS
+            .iter()
+            .filter_map(|op| traffic.by_operation.get(*op))
+            .map(|c| c.calls)
+            .sum();
+        let read_back = self
+            .ports
+            .read_back_calls
+            .load(std::sync::atomic::Ordering::Relaxed);
+        traffic
+            .calls
+            .saturating_sub(feeds)
+            .saturating_sub(read_back)
+    }
+
     /// The summary of the run so far (the second half starts at the midpoint, or now if the
     /// run has not reached it).
     pub async fn summary(&self) -> Result<Summary, RunnerError> {
@@ -1025,6 +1046,9 @@ impl LocalStack {
             &self.tracking_state(&state.sellers).await?,
             &traffic,
             self.desk_stats(),
+            self.ports
+                .read_back_calls
+                .load(std::sync::atomic::Ordering::Relaxed),
         );
         Ok(Summary {
             simulated_start: rfc3339(self.start),
@@ -1035,10 +1059,11 @@ impl LocalStack {
             sellers,
             orders: OrderCounts::of(&state.orders),
             imports: ImportTotals::of(&state.jobs),
-            whole_run: Efficiency::new(self.start, traffic.calls, orders_read),
+            whole_run: Efficiency::new(self.start, self.orders_in_calls(&traffic), orders_read),
             second_half: Efficiency::new(
                 half.at,
-                traffic.calls_since(&half.traffic),
+                self.orders_in_calls(&traffic)
+                    .saturating_sub(half.orders_in_calls),
                 orders_read.saturating_sub(half.orders_read),
             ),
             spapi: traffic,

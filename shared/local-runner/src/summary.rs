@@ -472,6 +472,10 @@ pub struct TrackingSummary {
     pub feed_calls: u64,
     /// `feed_calls / sent` (`None` when nothing was sent).
     pub feed_calls_per_shipment: Option<f64>,
+    /// SP-API calls of the read-back (searchOrders pages, getOrder lookups).
+    pub read_back_calls: u64,
+    /// `(feed_calls + read_back_calls) / sent` (`None` when nothing was sent).
+    pub calls_per_shipment: Option<f64>,
 }
 
 impl TrackingSummary {
@@ -481,6 +485,7 @@ impl TrackingSummary {
         state: &TrackingState,
         traffic: &SpApiTraffic,
         desk: Option<DeskStats>,
+        read_back_calls: u64,
     ) -> Self {
         let shipments = &state.shipments;
         let mut rejections = Vec::new();
@@ -544,6 +549,9 @@ impl TrackingSummary {
             ),
             feed_calls,
             feed_calls_per_shipment: (sent > 0).then(|| feed_calls as f64 / sent as f64),
+            read_back_calls,
+            calls_per_shipment: (sent > 0)
+                .then(|| (feed_calls + read_back_calls) as f64 / sent as f64),
         }
     }
 
@@ -632,11 +640,13 @@ impl TrackingSummary {
             None => out.push_str("Recording -> confirmed at Amazon: no confirmed shipment\n"),
         }
         out.push_str(&format!(
-            "Feed calls per shipment sent: {} ({} calls of {} / {} shipments sent); the closed loop's read-back (searchOrders, getOrder) is counted with enrichment's above and cannot be told apart\n",
-            ratio(self.feed_calls_per_shipment),
+            "SP-API calls per shipment sent: {} ({} calls of {} + {} read-back calls of searchOrders/getOrder, / {} shipments sent; feeds alone {})\n",
+            ratio(self.calls_per_shipment),
             self.feed_calls,
             FEED_OPERATIONS.join("/"),
-            self.sent
+            self.read_back_calls,
+            self.sent,
+            ratio(self.feed_calls_per_shipment),
         ));
         out
     }
@@ -830,7 +840,7 @@ impl Summary {
             ));
         }
         out.push_str(&format!(
-            "\nSP-API calls per imported order: {} over the whole run ({} calls / {} orders read); {} over the second half, from {} ({} / {})\n",
+            "\nSP-API calls per imported order (report and Orders API calls of orders in; the tracking feeds and read-back are counted below): {} over the whole run ({} calls / {} orders read); {} over the second half, from {} ({} / {})\n",
             ratio(self.whole_run.calls_per_imported_order),
             self.whole_run.calls,
             self.whole_run.orders_read,
@@ -1088,7 +1098,7 @@ mod tests {
         let state = TrackingState::collect(std::slice::from_ref(&seller), &shipments, &feeds)
             .await
             .unwrap();
-        let t = TrackingSummary::of(&[seller], &state, &SpApiTraffic::of(&stats), None);
+        let t = TrackingSummary::of(&[seller], &state, &SpApiTraffic::of(&stats), None, 3);
 
         assert_eq!(t.shipments, 6);
         assert_eq!(t.by_state["Confirmed"], 4);
@@ -1118,6 +1128,11 @@ mod tests {
         );
         assert_eq!(t.feed_calls, 5, "searchOrders is not a feed call");
         assert_eq!(t.feed_calls_per_shipment, Some(1.0));
+        assert_eq!(
+            t.calls_per_shipment,
+            Some(1.6),
+            "the 3 read-back calls count too"
+        );
         let text = t.render();
         assert!(text.contains("shipping desk off"), "{text}");
         assert!(

@@ -1229,6 +1229,8 @@ pub struct ConfirmSummary {
     pub waiting: usize,
     /// Shipments held because their package never showed.
     pub given_up: usize,
+    /// SP-API calls the pass made (searchOrders pages and getOrder lookups).
+    pub calls: u32,
 }
 
 /// The closed loop (the `ConfirmShipments` message): reads back the orders of accepted
@@ -1383,6 +1385,7 @@ async fn confirm_step(
                 current.page_token.as_deref(),
             )
             .await?;
+        summary.calls += 1;
         let seen: HashMap<String, OrderShipmentsSeen> = page
             .orders
             .into_iter()
@@ -1433,6 +1436,7 @@ async fn confirm_step(
             continue;
         }
         lookups += 1;
+        summary.calls += 1;
         if let Some(o) = ports
             .packages
             .get_packages(seller, &s.amazon_order_id)
