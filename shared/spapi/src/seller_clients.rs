@@ -756,7 +756,7 @@ pub(crate) fn present(value: &Option<String>) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::HashMap;
     use std::io::Write;
     use std::sync::Mutex;
@@ -773,7 +773,7 @@ mod tests {
     use crate::config::{BackoffSettings, Timeouts};
     use crate::test_support::{MockServer, Recorded, Reply, TOKEN_PATH};
 
-    const SELLER_A: &str = "A1SELLERAAAAAA";
+    pub(crate) const SELLER_A: &str = "A1SELLERAAAAAA";
     const SELLER_B: &str = "A2SELLERBBBBBB";
     const US: &str = "ATVPDKIKX0DER";
     const REPORTS_PATH: &str = "/reports/2021-06-30/reports";
@@ -865,15 +865,15 @@ mod tests {
         })
     }
 
-    struct Harness {
-        mock: MockServer,
+    pub(crate) struct Harness {
+        pub(crate) mock: MockServer,
         secrets: Arc<Secrets>,
-        clients: SellerClients,
+        pub(crate) clients: SellerClients,
     }
 
     /// Two registered sellers with good secrets; LWA answers `Atza|<refresh token>` unless the
     /// client secret is `rejected`, then 401 invalid_client.
-    async fn harness() -> Harness {
+    pub(crate) async fn harness() -> Harness {
         let mock = MockServer::start().await;
         mock.route("POST", TOKEN_PATH, |request, _| {
             let form: HashMap<String, String> = url::form_urlencoded::parse(&request.body)

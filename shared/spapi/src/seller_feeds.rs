@@ -460,15 +460,12 @@ mod tests {
 
     use serde_json::json;
     use spsync_domain::ProcessingStatus;
-    use spsync_workflow::{CredentialStore, LwaSecret, SellerAccount, SellerDirectory, StoreError};
     use time::macros::datetime;
 
     use super::*;
-    use crate::config::{BackoffSettings, Timeouts};
-    use crate::seller_clients::EndpointOverrides;
-    use crate::test_support::{MockServer, Reply, TOKEN_PATH};
+    use crate::test_support::{Reply, TOKEN_PATH};
 
-    const SELLER: &str = "A1SELLERAAAAAA";
+    const SELLER: &str = crate::seller_clients::tests::SELLER_A;
     const US: &str = "ATVPDKIKX0DER";
     const TSV: &str = "text/tab-separated-values; charset=UTF-8";
     const FEED_TYPE: &str = "POST_FLAT_FILE_FULFILLMENT_DATA";
@@ -479,80 +476,9 @@ mod tests {
     const SEARCH_PATH: &str = "/orders/2026-01-01/orders";
     const ORDER_PATH: &str = "/orders/2026-01-01/orders/111-0000000-0000001";
 
-    /// One registered seller.
-    struct OneSeller;
-
-    fn account() -> SellerAccount {
-        SellerAccount {
-            seller_id: SellerId::new(SELLER),
-            marketplaces: vec![MarketplaceId::new(US)],
-            region: "na".into(),
-            credentials_secret: "spsync/sellers/test".into(),
-            enabled: true,
-        }
-    }
-
-    #[async_trait]
-    impl SellerDirectory for OneSeller {
-        async fn sellers(&self) -> Result<Vec<SellerAccount>, StoreError> {
-            Ok(vec![account()])
-        }
-        async fn seller(&self, seller_id: &SellerId) -> Result<Option<SellerAccount>, StoreError> {
-            Ok((seller_id.as_str() == SELLER).then(account))
-        }
-        async fn put_seller(&self, _: &SellerAccount) -> Result<(), StoreError> {
-            Ok(())
-        }
-    }
-
-    /// Its LWA secret.
-    struct OneSecret;
-
-    #[async_trait]
-    impl CredentialStore for OneSecret {
-        async fn lwa_secret(&self, _: &str) -> Result<LwaSecret, StoreError> {
-            Ok(LwaSecret {
-                client_id: "amzn1.application-oa2-client.test".into(),
-                client_secret: "good".into(),
-                refresh_token: "Atzr|refresh".into(),
-            })
-        }
-    }
-
-    struct Harness {
-        mock: MockServer,
-        clients: SellerClients,
-    }
-
-    /// The seller's client against the mock, with LWA answering and no in-process waits.
-    async fn harness() -> Harness {
-        let mock = MockServer::start().await;
-        mock.lwa_ok(3600);
-        let overrides = EndpointOverrides {
-            spapi: Some(mock.url("/")),
-            lwa: Some(mock.url(TOKEN_PATH)),
-        };
-        let clients = SellerClients::new(Arc::new(OneSeller), Arc::new(OneSecret), overrides)
-            .with_config_hook(|config| {
-                config.max_in_process_wait = Duration::ZERO;
-                config.jitter_seed = Some(7);
-                config.transient_backoff = BackoffSettings {
-                    base: Duration::from_millis(1),
-                    cap: Duration::from_millis(2),
-                };
-                config.throttle_backoff = BackoffSettings {
-                    base: Duration::from_millis(10),
-                    cap: Duration::from_millis(10),
-                };
-                config.timeouts = Timeouts {
-                    connect: Duration::from_secs(2),
-                    request: Duration::from_secs(5),
-                    read: Duration::from_secs(5),
-                    document: Duration::from_secs(5),
-                };
-            });
-        Harness { mock, clients }
-    }
+    /// The seller clients' own test harness: two registered sellers (this module uses the
+    /// first), LWA answering on the mock, no in-process waits.
+    use crate::seller_clients::tests::{Harness, harness};
 
     fn seller() -> SellerId {
         SellerId::new(SELLER)
@@ -620,7 +546,9 @@ mod tests {
         );
         let sent = &h.mock.requests("POST", DOCUMENTS_PATH)[0];
         assert_eq!(sent.json(), json!({"contentType": TSV}));
-        assert_eq!(sent.header("x-amz-access-token"), Some("Atza|token-0"));
+        // The harness's LWA answers `Atza|<refresh token>`, the refresh token being `Atzr|<seller>`.
+        let token = format!("Atza|Atzr|{SELLER}");
+        assert_eq!(sent.header("x-amz-access-token"), Some(token.as_str()));
     }
 
     #[tokio::test]
