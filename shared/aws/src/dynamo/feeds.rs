@@ -16,10 +16,10 @@ use spsync_workflow::{FeedJobStore, StoreError};
 use tracing::instrument;
 
 use super::item::{
-    Item, JOB_SK_PREFIX, feed_job_from_item, feed_job_item, feeds_pk, get_s, job_sk, key,
-    live_feed_sk, s, versioned,
+    Item, JOB_SK_PREFIX, feed_job_from_item, feed_job_item, feeds_pk, job_sk, live_feed_sk,
+    versioned,
 };
-use crate::error::{decode, store_error};
+use crate::error::store_error;
 
 /// JobsTable adapter for feeds: implements [`FeedJobStore`].
 ///
@@ -45,16 +45,18 @@ impl DynamoFeedJobStore {
     }
 
     async fn get(&self, pk: String, sk: String, what: String) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| store_error("GetItem", what, e))?;
-        Ok(out.item)
+        super::get_consistent(&self.client, &self.table, pk, sk, what).await
+    }
+
+    /// The seller's live-feed slot for a feed type.
+    fn slot(&self, seller: &SellerId, feed_type: &str) -> super::Slot<'_> {
+        super::Slot {
+            client: &self.client,
+            table: &self.table,
+            pk: feeds_pk(seller),
+            sk: live_feed_sk(feed_type),
+            what: format!("live feed slot {feed_type}"),
+        }
     }
 }
 
@@ -96,19 +98,7 @@ impl FeedJobStore for DynamoFeedJobStore {
         seller: &SellerId,
         feed_type: &str,
     ) -> Result<Option<JobId>, StoreError> {
-        let item = self
-            .get(
-                feeds_pk(seller),
-                live_feed_sk(feed_type),
-                format!("live feed slot {feed_type}"),
-            )
-            .await?;
-        item.map(|i| {
-            get_s(&i, "job_id")
-                .map(JobId::new)
-                .ok_or_else(|| decode("GetItem", "live feed slot", "no job_id attribute"))
-        })
-        .transpose()
+        self.slot(seller, feed_type).holder().await
     }
 
     #[instrument(skip_all, fields(operation = "PutItem", seller_id = %seller, feed_type = %feed_type, job_id = %job))]
@@ -119,24 +109,7 @@ impl FeedJobStore for DynamoFeedJobStore {
         job: &JobId,
         previous: Option<&JobId>,
     ) -> Result<(), StoreError> {
-        let mut item = key(feeds_pk(seller), live_feed_sk(feed_type));
-        item.insert("job_id".into(), s(job.as_str()));
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
-        let request = match previous {
-            None => request.condition_expression("attribute_not_exists(pk)"),
-            Some(p) => request
-                .condition_expression("job_id = :previous")
-                .expression_attribute_values(":previous", s(p.as_str())),
-        };
-        request
-            .send()
-            .await
-            .map_err(|e| store_error("PutItem", format!("live feed slot {feed_type}"), e))?;
-        Ok(())
+        self.slot(seller, feed_type).claim(job, previous).await
     }
 
     #[instrument(skip_all, fields(operation = "DeleteItem", seller_id = %seller, feed_type = %feed_type, job_id = %job))]
@@ -146,23 +119,7 @@ impl FeedJobStore for DynamoFeedJobStore {
         feed_type: &str,
         job: &JobId,
     ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(feeds_pk(seller), live_feed_sk(feed_type))))
-            .condition_expression("job_id = :job")
-            .expression_attribute_values(":job", s(job.as_str()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => match store_error("DeleteItem", format!("live feed slot {feed_type}"), e) {
-                // The slot is free or holds another job: nothing of ours to release.
-                StoreError::ConditionFailed { .. } => Ok(()),
-                other => Err(other),
-            },
-        }
+        self.slot(seller, feed_type).release(job).await
     }
 
     #[instrument(skip_all, fields(operation = "Query", job_kind = "feed", seller_id = %seller, limit = limit))]
@@ -186,6 +143,7 @@ impl FeedJobStore for DynamoFeedJobStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::item::get_s;
     use aws_sdk_dynamodb::types::AttributeValue;
     use spsync_domain::{FULFILLMENT_FEED_TYPE, FeedJobState};
     use time::macros::datetime;

@@ -8,10 +8,9 @@ use time::OffsetDateTime;
 use tracing::instrument;
 
 use super::item::{
-    JOB_SK_PREFIX, active_sk, cursor_sk, get_s, job_from_item, job_item, job_pk, job_sk, key,
-    rfc3339, s,
+    JOB_SK_PREFIX, active_sk, cursor_sk, job_from_item, job_item, job_pk, job_sk, key, rfc3339,
 };
-use crate::error::{decode, store_error};
+use crate::error::store_error;
 
 /// JobsTable adapter: implements [`JobStore`] and [`SellerDirectory`](spsync_workflow::SellerDirectory).
 ///
@@ -42,16 +41,23 @@ impl DynamoJobStore {
         sk: String,
         what: String,
     ) -> Result<Option<super::item::Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| store_error("GetItem", what, e))?;
-        Ok(out.item)
+        super::get_consistent(&self.client, &self.table, pk, sk, what).await
+    }
+
+    /// The seller's "active report" slot for a marketplace and report type.
+    fn slot(
+        &self,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
+        report_type: &str,
+    ) -> super::Slot<'_> {
+        super::Slot {
+            client: &self.client,
+            table: &self.table,
+            pk: job_pk(seller, marketplace),
+            sk: active_sk(report_type),
+            what: format!("active slot {report_type}"),
+        }
     }
 }
 
@@ -95,19 +101,7 @@ impl JobStore for DynamoJobStore {
         marketplace: &MarketplaceId,
         report_type: &str,
     ) -> Result<Option<JobId>, StoreError> {
-        let item = self
-            .get(
-                job_pk(seller, marketplace),
-                active_sk(report_type),
-                format!("active slot {report_type}"),
-            )
-            .await?;
-        item.map(|i| {
-            get_s(&i, "job_id")
-                .map(JobId::new)
-                .ok_or_else(|| decode("GetItem", "active slot", "no job_id attribute"))
-        })
-        .transpose()
+        self.slot(seller, marketplace, report_type).holder().await
     }
 
     #[instrument(skip_all, fields(operation = "PutItem", seller_id = %seller, marketplace_id = %marketplace, report_type = %report_type, job_id = %job))]
@@ -119,24 +113,9 @@ impl JobStore for DynamoJobStore {
         job: &JobId,
         previous: Option<&JobId>,
     ) -> Result<(), StoreError> {
-        let mut item = key(job_pk(seller, marketplace), active_sk(report_type));
-        item.insert("job_id".into(), s(job.as_str()));
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
-        let request = match previous {
-            None => request.condition_expression("attribute_not_exists(pk)"),
-            Some(p) => request
-                .condition_expression("job_id = :previous")
-                .expression_attribute_values(":previous", s(p.as_str())),
-        };
-        request
-            .send()
+        self.slot(seller, marketplace, report_type)
+            .claim(job, previous)
             .await
-            .map_err(|e| store_error("PutItem", format!("active slot {report_type}"), e))?;
-        Ok(())
     }
 
     #[instrument(skip_all, fields(operation = "DeleteItem", seller_id = %seller, marketplace_id = %marketplace, report_type = %report_type, job_id = %job))]
@@ -147,26 +126,9 @@ impl JobStore for DynamoJobStore {
         report_type: &str,
         job: &JobId,
     ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(
-                job_pk(seller, marketplace),
-                active_sk(report_type),
-            )))
-            .condition_expression("job_id = :job")
-            .expression_attribute_values(":job", s(job.as_str()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => match store_error("DeleteItem", format!("active slot {report_type}"), e) {
-                // The slot is free or holds another job: nothing of ours to release.
-                StoreError::ConditionFailed { .. } => Ok(()),
-                other => Err(other),
-            },
-        }
+        self.slot(seller, marketplace, report_type)
+            .release(job)
+            .await
     }
 
     #[instrument(skip_all, fields(operation = "Query", seller_id = %seller, marketplace_id = %marketplace, limit = limit))]

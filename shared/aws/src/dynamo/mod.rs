@@ -25,6 +25,9 @@
 //! jobs are a backwards Query. The purchase date in `gsi1sk` has a fixed width (whole seconds,
 //! UTC) so that the index sorts by time whatever precision Amazon gave.
 
+use spsync_domain::JobId;
+use spsync_workflow::StoreError;
+
 mod feeds;
 pub mod item;
 mod jobs;
@@ -87,4 +90,95 @@ pub(crate) async fn newest_in_partition<T>(
     }
     found.truncate(limit);
     Ok(found)
+}
+
+/// GetItem with a consistent read.
+pub(crate) async fn get_consistent(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: String,
+    sk: String,
+    what: String,
+) -> Result<Option<item::Item>, StoreError> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(item::key(pk, sk)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| crate::error::store_error("GetItem", what, e))?;
+    Ok(out.item)
+}
+
+/// A "one job at a time" slot (`pk`, `sk`) holding a job id in `job_id`: report jobs'
+/// active slot, fulfilment feeds' live-feed slot, the read-back chain.
+pub(crate) struct Slot<'a> {
+    pub(crate) client: &'a aws_sdk_dynamodb::Client,
+    pub(crate) table: &'a str,
+    pub(crate) pk: String,
+    pub(crate) sk: String,
+    /// How errors name the slot (`active slot <type>`, `live feed slot <type>`).
+    pub(crate) what: String,
+}
+
+impl Slot<'_> {
+    /// The job the slot holds, if any.
+    pub(crate) async fn holder(self) -> Result<Option<JobId>, StoreError> {
+        let item = get_consistent(self.client, self.table, self.pk, self.sk, self.what).await?;
+        item.map(|i| {
+            item::get_s(&i, "job_id")
+                .map(JobId::new)
+                .ok_or_else(|| crate::error::decode("GetItem", "slot", "no job_id attribute"))
+        })
+        .transpose()
+    }
+
+    /// Points the slot at `job` if it is free (`previous: None`) or still holds `previous`;
+    /// `ConditionFailed` otherwise.
+    pub(crate) async fn claim(
+        self,
+        job: &JobId,
+        previous: Option<&JobId>,
+    ) -> Result<(), StoreError> {
+        let mut slot = item::key(self.pk, self.sk);
+        slot.insert("job_id".into(), item::s(job.as_str()));
+        let request = self
+            .client
+            .put_item()
+            .table_name(self.table)
+            .set_item(Some(slot));
+        let request = match previous {
+            None => request.condition_expression("attribute_not_exists(pk)"),
+            Some(p) => request
+                .condition_expression("job_id = :previous")
+                .expression_attribute_values(":previous", item::s(p.as_str())),
+        };
+        request
+            .send()
+            .await
+            .map_err(|e| crate::error::store_error("PutItem", self.what, e))?;
+        Ok(())
+    }
+
+    /// Frees the slot if it holds `job` (no error when it does not).
+    pub(crate) async fn release(self, job: &JobId) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(self.table)
+            .set_key(Some(item::key(self.pk, self.sk)))
+            .condition_expression("job_id = :job")
+            .expression_attribute_values(":job", item::s(job.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match crate::error::store_error("DeleteItem", self.what, e) {
+                // The slot is free or holds another job: nothing of ours to release.
+                StoreError::ConditionFailed { .. } => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
 }
