@@ -61,6 +61,28 @@ impl Failures {
     }
 }
 
+/// The conditional write every store does: `expected: None` creates (`ConditionFailed` if the
+/// key exists), `Some(v)` replaces only a stored version `v`.
+pub(crate) fn put_versioned<K: Ord, V: Clone>(
+    map: &mut BTreeMap<K, V>,
+    key: K,
+    value: &V,
+    version: impl Fn(&V) -> u64,
+    expected: Option<u64>,
+    what: impl FnOnce() -> String,
+) -> Result<(), StoreError> {
+    let ok = match (map.get(&key), expected) {
+        (None, None) => true,
+        (Some(stored), Some(v)) => version(stored) == v,
+        _ => false,
+    };
+    if !ok {
+        return Err(StoreError::ConditionFailed { what: what() });
+    }
+    map.insert(key, value.clone());
+    Ok(())
+}
+
 pub(crate) fn injected(operation: &'static str) -> StoreError {
     StoreError::Transient {
         operation,
@@ -130,18 +152,14 @@ impl JobStore for MemoryJobStore {
             job.marketplace_id.to_string(),
             job.job_id.to_string(),
         );
-        let mut jobs = lock(&self.jobs);
-        let ok = match (jobs.get(&key), expected_version) {
-            (None, None) => true,
-            (Some(stored), Some(v)) => stored.version == v,
-            _ => false,
-        };
-        if !ok {
-            return Err(StoreError::ConditionFailed {
-                what: format!("job {}", job.job_id),
-            });
-        }
-        jobs.insert(key, job.clone());
+        put_versioned(
+            &mut lock(&self.jobs),
+            key,
+            job,
+            |j| j.version,
+            expected_version,
+            || format!("job {}", job.job_id),
+        )?;
         *lock(&self.writes) += 1;
         Ok(())
     }
@@ -330,18 +348,14 @@ impl OrderStore for MemoryOrderStore {
             order.seller_id.to_string(),
             order.amazon_order_id.to_string(),
         );
-        let mut orders = lock(&self.orders);
-        let ok = match (orders.get(&key), expected_version) {
-            (None, None) => true,
-            (Some(stored), Some(v)) => stored.version == v,
-            _ => false,
-        };
-        if !ok {
-            return Err(StoreError::ConditionFailed {
-                what: format!("order {}", order.amazon_order_id),
-            });
-        }
-        orders.insert(key, order.clone());
+        put_versioned(
+            &mut lock(&self.orders),
+            key,
+            order,
+            |o| o.version,
+            expected_version,
+            || format!("order {}", order.amazon_order_id),
+        )?;
         *lock(&self.writes) += 1;
         Ok(())
     }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use spsync_domain::{AmazonOrderId, FeedJob, JobId, SellerId, Shipment};
 use spsync_workflow::{FeedJobStore, ShipmentStore, StoreError};
 
-use crate::memory::{FailOp, Failures, injected, lock};
+use crate::memory::{FailOp, Failures, injected, lock, put_versioned};
 
 type ShipmentKey = (String, String, String);
 
@@ -111,18 +111,14 @@ impl ShipmentStore for MemoryShipmentStore {
             &shipment.amazon_order_id,
             &shipment.shipment_id,
         );
-        let mut all = lock(&self.shipments);
-        let ok = match (all.get(&k), expected_version) {
-            (None, None) => true,
-            (Some(stored), Some(v)) => stored.version == v,
-            _ => false,
-        };
-        if !ok {
-            return Err(StoreError::ConditionFailed {
-                what: format!("shipment {}", shipment.reference()),
-            });
-        }
-        all.insert(k, shipment.clone());
+        put_versioned(
+            &mut lock(&self.shipments),
+            k,
+            shipment,
+            |s| s.version,
+            expected_version,
+            || format!("shipment {}", shipment.reference()),
+        )?;
         *lock(&self.writes) += 1;
         Ok(())
     }
@@ -225,19 +221,14 @@ impl FeedJobStore for MemoryFeedJobStore {
             }
         }
         let k = (job.seller_id.to_string(), job.job_id.to_string());
-        let mut jobs = lock(&self.jobs);
-        let ok = match (jobs.get(&k), expected_version) {
-            (None, None) => true,
-            (Some(stored), Some(v)) => stored.version == v,
-            _ => false,
-        };
-        if !ok {
-            return Err(StoreError::ConditionFailed {
-                what: format!("feed job {}", job.job_id),
-            });
-        }
-        jobs.insert(k, job.clone());
-        Ok(())
+        put_versioned(
+            &mut lock(&self.jobs),
+            k,
+            job,
+            |j| j.version,
+            expected_version,
+            || format!("feed job {}", job.job_id),
+        )
     }
 
     async fn live_feed(
