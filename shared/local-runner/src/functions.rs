@@ -329,6 +329,16 @@ impl SendTracking {
 }
 struct ShipmentsApi(shipments_api::Deps);
 
+/// A function's event decoded from the JSON Lambda would hand it (the functions with two
+/// triggers take an untagged event: an SQS batch must arrive as one, the schedule's Input as
+/// the other).
+fn decode_event<E: serde::de::DeserializeOwned>(
+    event: &impl serde::Serialize,
+) -> Result<E, String> {
+    let json = serde_json::to_value(event).map_err(|e| e.to_string())?;
+    serde_json::from_value(json).map_err(|e| format!("undecodable event: {e}"))
+}
+
 fn not_scheduled(function: &str) -> String {
     format!("{function} has no schedule event")
 }
@@ -382,50 +392,34 @@ impl LocalFunction for ImportReport {
 #[async_trait(?Send)]
 impl LocalFunction for EnrichOrders {
     async fn on_sqs(&self, event: SqsEvent) -> Result<SqsBatchResponse, String> {
-        // Decoded from the JSON Lambda would send: the untagged event must see a batch.
-        let json = serde_json::to_value(&event).map_err(|e| e.to_string())?;
-        let event: enrich_orders::EnrichEvent =
-            serde_json::from_value(json).map_err(|e| format!("undecodable event: {e}"))?;
-        let out = enrich_orders::handle(event, &self.0).await;
+        let out = enrich_orders::handle(decode_event(&event)?, &self.0).await;
         self.0.metrics.take_lines();
-        match out {
-            Ok(enrich_orders::EnrichResponse::Batch(response)) => Ok(response),
-            Ok(other) => Err(format!("unexpected answer to an SQS batch: {other:?}")),
-            Err(e) => Err(batch_error(e)),
+        match out.map_err(batch_error)? {
+            enrich_orders::EnrichResponse::Batch(response) => Ok(response),
+            other => Err(format!("unexpected answer to an SQS batch: {other:?}")),
         }
     }
     async fn on_schedule(&self, input: Value) -> Result<Value, String> {
-        // Lambda hands the function the rule's Input as its event: decode it the same way.
-        let event: enrich_orders::EnrichEvent =
-            serde_json::from_value(input).map_err(|e| format!("undecodable event: {e}"))?;
-        let out = enrich_orders::handle(event, &self.0).await;
+        let out = enrich_orders::handle(decode_event(&input)?, &self.0).await;
         self.0.metrics.take_lines();
-        let response = out.map_err(batch_error)?;
-        serde_json::to_value(response).map_err(|e| e.to_string())
+        serde_json::to_value(out.map_err(batch_error)?).map_err(|e| e.to_string())
     }
 }
 
 #[async_trait(?Send)]
 impl LocalFunction for SendTracking {
     async fn on_sqs(&self, event: SqsEvent) -> Result<SqsBatchResponse, String> {
-        let json = serde_json::to_value(&event).map_err(|e| e.to_string())?;
-        let event: send_tracking::TrackingEvent =
-            serde_json::from_value(json).map_err(|e| format!("undecodable event: {e}"))?;
-        let out = send_tracking::handle(event, &self.0).await;
+        let out = send_tracking::handle(decode_event(&event)?, &self.0).await;
         self.count_read_back();
-        match out {
-            Ok(send_tracking::TrackingResponse::Batch(response)) => Ok(response),
-            Ok(other) => Err(format!("unexpected answer to an SQS batch: {other:?}")),
-            Err(e) => Err(batch_error(e)),
+        match out.map_err(batch_error)? {
+            send_tracking::TrackingResponse::Batch(response) => Ok(response),
+            other => Err(format!("unexpected answer to an SQS batch: {other:?}")),
         }
     }
     async fn on_schedule(&self, input: Value) -> Result<Value, String> {
-        let event: send_tracking::TrackingEvent =
-            serde_json::from_value(input).map_err(|e| format!("undecodable event: {e}"))?;
-        let out = send_tracking::handle(event, &self.0).await;
+        let out = send_tracking::handle(decode_event(&input)?, &self.0).await;
         self.count_read_back();
-        let response = out.map_err(batch_error)?;
-        serde_json::to_value(response).map_err(|e| e.to_string())
+        serde_json::to_value(out.map_err(batch_error)?).map_err(|e| e.to_string())
     }
 }
 
